@@ -1,0 +1,188 @@
+"""Codebooks: hierarchical codes with definitions, criteria and example passages.
+
+File format (YAML or JSON), validated against CODEBOOK_SCHEMA:
+
+    name: Cross-sector collaboration
+    version: 1
+    codes:
+      - id: trust
+        name: Trust
+        definition: ...
+        include: [...]      # when to apply
+        exclude: [...]      # when not to apply
+        examples: [...]     # passages that should get the code
+        children: [ ...same shape... ]
+
+A code's `path` joins the ids from the root: "trust/personal".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+from models.base import LoupeError
+
+_CODE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "name", "definition"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_\-]*$"},
+        "name": {"type": "string", "minLength": 1},
+        "definition": {"type": "string", "minLength": 1},
+        "include": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "exclude": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "examples": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "color": {"type": "string", "pattern": r"^#[0-9A-Fa-f]{6}$"},
+        "children": {"type": "array", "items": {"$ref": "#/$defs/code"}},
+    },
+}
+
+CODEBOOK_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["name", "codes"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "version": {"type": ["integer", "string"]},
+        "description": {"type": "string"},
+        "codes": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/code"}},
+    },
+    "$defs": {"code": _CODE_SCHEMA},
+}
+
+
+class CodebookError(LoupeError):
+    """A codebook file is missing, unreadable or invalid; the message says where."""
+
+
+@dataclass(frozen=True)
+class Code:
+    path: str  # "trust/personal"
+    id: str
+    name: str
+    definition: str
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    color: str | None = None
+    parent: str | None = None
+    children: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    codes: dict[str, Code]  # by path, in file order (parents before children)
+    version: str = "1"
+    description: str = ""
+    source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __iter__(self) -> Iterator[Code]:
+        return iter(self.codes.values())
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, path: str) -> Code:
+        try:
+            return self.codes[path]
+        except KeyError:
+            raise CodebookError(f"unknown code {path!r}; known codes: {', '.join(self.codes)}") from None
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON form: equal codebooks have equal fingerprints."""
+        blob = json.dumps(self.source, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def ancestors(self, path: str) -> list[str]:
+        out, parent = [], self[path].parent
+        while parent:
+            out.append(parent)
+            parent = self.codes[parent].parent
+        return out
+
+
+def parse_codebook(data: Any, origin: str = "<codebook>") -> Codebook:
+    """Validate a decoded codebook document and build the Codebook. Raises CodebookError."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(CODEBOOK_SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for err in errors[:10]:
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path) or "(top level)"
+            lines.append(f"  {where.lstrip('.')}: {err.message}")
+        raise CodebookError(f"{origin} is not a valid codebook:\n" + "\n".join(lines))
+
+    codes: dict[str, Code] = {}
+
+    def walk(items: list[dict[str, Any]], parent: str | None) -> None:
+        for item in items:
+            path = f"{parent}/{item['id']}" if parent else item["id"]
+            if path in codes:
+                raise CodebookError(f"{origin}: code id {path!r} appears twice")
+            children = item.get("children", [])
+            codes[path] = Code(
+                path=path,
+                id=item["id"],
+                name=item["name"].strip(),
+                definition=item["definition"].strip(),
+                include=tuple(s.strip() for s in item.get("include", [])),
+                exclude=tuple(s.strip() for s in item.get("exclude", [])),
+                examples=tuple(s.strip() for s in item.get("examples", [])),
+                color=item.get("color"),
+                parent=parent,
+                children=tuple(f"{path}/{c['id']}" for c in children),
+            )
+            walk(children, path)
+
+    walk(data["codes"], None)
+    return Codebook(
+        name=data["name"],
+        codes=codes,
+        version=str(data.get("version", "1")),
+        description=data.get("description", ""),
+        source=data,
+    )
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    """Load a codebook from a .yaml/.yml/.json file. Raises CodebookError with the reason."""
+    import yaml
+
+    p = Path(path)
+    if p.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise CodebookError(f"{p}: a codebook must be a .yaml, .yml or .json file")
+    try:
+        raw = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CodebookError(f"{p}: no such codebook file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CodebookError(f"{p}: cannot be read as UTF-8 text ({exc})") from None
+    try:
+        data = json.loads(raw) if p.suffix.lower() == ".json" else yaml.safe_load(raw)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise CodebookError(f"{p}: not valid {p.suffix[1:].upper()}: {exc}") from None
+    return parse_codebook(data, origin=str(p))
+
+
+def seed_codebook() -> Codebook:
+    """The seed codebook for cross-sector collaboration research (trust, power, control, leadership)."""
+    import yaml
+
+    raw = resources.files("models.data").joinpath("seed_codebook.yaml").read_text(encoding="utf-8")
+    return parse_codebook(yaml.safe_load(raw), origin="seed codebook")
+
+
+def resolve_codebook(spec: str | Path) -> Codebook:
+    """"seed" means the shipped seed codebook; anything else is a file path."""
+    return seed_codebook() if str(spec) == "seed" else load_codebook(spec)

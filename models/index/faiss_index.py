@@ -1,0 +1,197 @@
+"""A faiss vector index keyed by int64 segment ids.
+
+Exact inner-product search (IndexFlatIP) up to `ann_threshold` vectors; above it an IVF index
+(IndexIVFFlat, inner product) whose `nprobe` is tuned at build time until recall@10 against exact
+search on held-out queries reaches `target_recall`. The measured recall is kept in the manifest.
+
+Vectors must be L2-normalised float32, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from models.artifacts import ArtifactMismatch, library_versions, read_manifest, write_manifest
+from models.base import LoupeError
+
+INDEX_FILE = "index.faiss"
+
+
+def _as_ids(ids: np.ndarray | list[int]) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
+
+
+def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
+    v = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+    if v.ndim != 2 or v.shape[1] != dim:
+        raise ValueError(f"expected vectors of shape (n, {dim}), got {v.shape}")
+    return v
+
+
+class FaissIndex:
+    """Keyed vector index; see the module docstring. `kind` is "flat" or "ivf"."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        model: str,
+        ann_threshold: int = 50_000,
+        target_recall: float = 0.97,
+        seed: int = 0,
+    ) -> None:
+        import faiss
+
+        self.dim = int(dim)
+        self.model = model
+        self.ann_threshold = int(ann_threshold)
+        self.target_recall = float(target_recall)
+        self.seed = int(seed)
+        self.kind = "flat"
+        self.measured_recall: float | None = None
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def nprobe(self) -> int | None:
+        return int(self._index.nprobe) if self.kind == "ivf" else None
+
+    # -- mutation -----------------------------------------------------------------------------
+    def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
+        """ids: int64 (n,), unique and not yet present; vectors: float32 (n, dim), L2-normalised."""
+        ids_, vecs = _as_ids(ids), _as_vectors(vectors, self.dim)
+        if len(ids_) != len(vecs):
+            raise ValueError(f"{len(ids_)} ids for {len(vecs)} vectors")
+        if len(np.unique(ids_)) != len(ids_):
+            raise ValueError("ids must be unique")
+        if len(self) and self.kind == "flat":
+            present = [i for i in ids_[:10_000] if self._has(int(i))]
+            if present:
+                raise ValueError(f"ids already in the index: {present[:5]}")
+        self._index.add_with_ids(vecs, ids_)
+        if self.kind == "flat" and len(self) > self.ann_threshold:
+            self._to_ivf()
+
+    def _has(self, i: int) -> bool:
+        try:
+            self._index.reconstruct(i)
+            return True
+        except RuntimeError:
+            return False
+
+    def remove(self, ids: np.ndarray | list[int]) -> int:
+        """Removes the ids present; returns how many were removed."""
+        import faiss
+
+        ids_ = _as_ids(ids)
+        # IVF with a hashtable direct map accepts only an IDSelectorArray
+        sel = faiss.IDSelectorArray(len(ids_), faiss.swig_ptr(ids_)) if self.kind == "ivf" else faiss.IDSelectorBatch(ids_)
+        return int(self._index.remove_ids(sel))
+
+    def _all(self) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        if self.kind == "flat":
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            return ids, self._index.index.reconstruct_n(0, len(self))
+        from faiss.contrib.inspect_tools import get_invlist
+
+        ivf = self._index
+        parts = [get_invlist(ivf.invlists, lst) for lst in range(ivf.nlist)]
+        ids = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        vecs = np.concatenate([p[1].view(np.float32).reshape(-1, self.dim) for p in parts])
+        return ids, vecs
+
+    def _to_ivf(self) -> None:
+        """Rebuild as IVF-Flat and tune nprobe to the target recall@10 against exact search."""
+        import faiss
+
+        ids, vecs = self._all()
+        n = len(ids)
+        nlist = int(min(max(4 * np.sqrt(n), 16), n // 39))
+        quantizer = faiss.IndexFlatIP(self.dim)
+        ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.cp.seed = self.seed
+        rng = np.random.default_rng(self.seed)
+        train = vecs[rng.choice(n, size=min(n, 256 * nlist), replace=False)]
+        ivf.train(train)
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct() and remove_ids() by id
+        ivf.add_with_ids(vecs, ids)
+        index = ivf
+
+        queries = vecs[rng.choice(n, size=min(n, 500), replace=False)]
+        flat = faiss.IndexFlatIP(self.dim)
+        flat.add(vecs)
+        _, exact_pos = flat.search(queries, 11)
+        exact_ids = ids[exact_pos[:, 1:]]  # skip the query itself
+        recall, nprobe = 0.0, 1
+        while True:
+            ivf.nprobe = nprobe
+            _, got = index.search(queries, 11)
+            got = got[:, 1:]
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, exact_ids)]))
+            if recall >= self.target_recall or nprobe >= nlist:
+                break
+            nprobe = min(nlist, nprobe * 2)
+        self._index = index
+        self.kind = "ivf"
+        self.measured_recall = recall
+
+    # -- search -------------------------------------------------------------------------------
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (scores float32 (n, k), ids int64 (n, k)), best first; missing neighbours have id -1."""
+        q = _as_vectors(vectors, self.dim)
+        if len(self) == 0:
+            return np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
+        scores, ids = self._index.search(q, int(k))
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        import faiss
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self._index, str(d / INDEX_FILE))
+        write_manifest(
+            d,
+            "vector-index",
+            INDEX_FILE,
+            model=self.model,
+            dim=self.dim,
+            count=len(self),
+            index_kind=self.kind,
+            nprobe=self.nprobe,
+            measured_recall_at_10=self.measured_recall,
+            ann_threshold=self.ann_threshold,
+            versions=library_versions("faiss-cpu", "sentence-transformers"),
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path, *, model: str | None = None) -> "FaissIndex":
+        """Load a saved index. If `model` is given and differs from the index's, refuse."""
+        import faiss
+
+        d = Path(directory)
+        manifest = read_manifest(d, "vector-index")
+        if model is not None and manifest["model"] != model:
+            raise ArtifactMismatch(
+                f"the index in {d} was built with embedding model {manifest['model']!r}, but the configured "
+                f"model is {model!r}. Configure that model again (--model / LOUPE_EMBEDDER_MODEL), or rebuild "
+                f"the index with the current model by re-running `loupe code` into a new --out folder."
+            )
+        self = cls(manifest["dim"], model=manifest["model"], ann_threshold=manifest.get("ann_threshold", 50_000))
+        self._index = faiss.read_index(str(d / INDEX_FILE))
+        self.kind = manifest.get("index_kind", "flat")
+        self.measured_recall = manifest.get("measured_recall_at_10")
+        if self._index.d != self.dim or len(self) != manifest["count"]:
+            raise LoupeError(f"{d}: index file does not match its manifest; rebuild it")
+        return self
+
+    def describe(self) -> str:
+        return json.dumps({"kind": self.kind, "count": len(self), "nprobe": self.nprobe, "recall@10": self.measured_recall})

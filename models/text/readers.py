@@ -1,0 +1,277 @@
+"""Read source files into Documents.
+
+Supported: .txt, .md, .docx, WebVTT .vtt, .srt, and tabular .csv / .jsonl (one response per row).
+The text of a .txt/.md file is kept exactly as decoded (CRLF, tabs, BOM-less); for .docx, .vtt and
+.srt the stored text is the plain text extracted from them (paragraphs, or one "Speaker: words"
+line per speaker turn), and segment offsets refer to that stored text.
+
+Every failure raises a ReadError subclass whose message names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Iterator
+
+from models.base import Document, LoupeError
+
+TEXT_FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md"}
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".vtt", ".srt", ".csv", ".jsonl")
+
+# A speaker label at the start of a line: "Interviewer:", "P3:", "Participant 4:", "Dr Jones:".
+# Markdown emphasis around the label ("**P3:**", "**P3**:") is allowed.
+SPEAKER_RE = re.compile(
+    r"^[ \t]*(?:\*\*|__)?(?P<label>[A-Z][\w'.\-]*(?:[ \t][A-Z0-9][\w'.\-]*){0,3})[ \t]*"
+    r"(?:(?:\*\*|__)?:|:(?:\*\*|__)?)(?:[ \t]+|$)",
+    re.MULTILINE,
+)
+_VOICE_RE = re.compile(r"<v(?:\.[\w.\-]+)?[ \t]+(?P<name>[^>]+)>")
+_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>")
+
+
+class ReadError(LoupeError):
+    """A file could not be read. `path` names it."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UnsupportedFormat(ReadError):
+    pass
+
+
+class BinaryFile(ReadError):
+    pass
+
+
+class UndecodableFile(ReadError):
+    pass
+
+
+class EmptyFile(ReadError):
+    pass
+
+
+class MalformedFile(ReadError):
+    pass
+
+
+def decode_bytes(data: bytes, path: str | Path, encoding: str | None = None) -> str:
+    """Decode file bytes: the given encoding, else UTF-8 (BOM stripped), else UTF-16 with a BOM.
+
+    Raises BinaryFile for NUL-bearing content that is not UTF-16, UndecodableFile otherwise.
+    """
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise UndecodableFile(path, f"cannot be decoded as {encoding}: {exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UndecodableFile(path, f"has a UTF-16 byte-order mark but is not UTF-16: {exc}") from None
+    if b"\x00" in data[:8192]:
+        raise BinaryFile(path, "looks like a binary file (NUL bytes), not text; convert it to .txt or .docx")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UndecodableFile(
+            path,
+            f"is not valid UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); "
+            "re-save it as UTF-8 or pass --encoding (e.g. --encoding cp1252)",
+        ) from None
+
+
+def looks_like_transcript(text: str) -> bool:
+    """True when at least three lines start with a speaker label and some label recurs."""
+    labels = [m.group("label") for m in SPEAKER_RE.finditer(text)]
+    return len(labels) >= 3 and len(set(labels)) < len(labels)
+
+
+def read_path(
+    path: str | Path,
+    *,
+    doc_id: str | None = None,
+    text_column: str = "text",
+    id_column: str | None = "id",
+    encoding: str | None = None,
+) -> list[Document]:
+    """Read one file into Documents (one for most formats, one per row for .csv/.jsonl).
+
+    doc_id: the stable id of the document (default: the file name); rows get "<doc_id>/<row id>".
+    Raises ReadError (a subclass naming the problem) for unsupported, binary, undecodable,
+    empty or malformed files.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFormat(
+            p, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ReadError(p, f"cannot be read: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise EmptyFile(p, "is empty")
+    did = doc_id or p.name
+    if suffix == ".docx":
+        docs = [_read_docx(data, p, did)]
+    elif suffix in TEXT_FORMATS:
+        text = decode_bytes(data, p, encoding)
+        docs = [Document(did, text, str(p), TEXT_FORMATS[suffix], looks_like_transcript(text))]
+    elif suffix == ".vtt":
+        docs = [_read_vtt(decode_bytes(data, p, encoding), p, did)]
+    elif suffix == ".srt":
+        docs = [_read_srt(decode_bytes(data, p, encoding), p, did)]
+    else:
+        text = decode_bytes(data, p, encoding)
+        rows = _csv_rows(text, p) if suffix == ".csv" else _jsonl_rows(text, p)
+        docs = list(_tabular_documents(rows, p, did, suffix[1:], text_column, id_column))
+    docs = [d for d in docs if d.text.strip()]
+    if not docs:
+        raise EmptyFile(p, "holds no text")
+    return docs
+
+
+def _read_docx(data: bytes, path: Path, did: str) -> Document:
+    import zipfile
+
+    import docx  # python-docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise MalformedFile(path, f"is not a valid .docx file ({exc.__class__.__name__})") from None
+    text = "\n".join(par.text for par in document.paragraphs)
+    return Document(did, text, str(path), "docx", looks_like_transcript(text))
+
+
+def _turn_lines(turns: list[tuple[str | None, str]]) -> str:
+    """Merge consecutive cues of one speaker; render one line per turn."""
+    merged: list[tuple[str | None, str]] = []
+    for speaker, words in turns:
+        words = " ".join(words.split())
+        if not words:
+            continue
+        if merged and merged[-1][0] == speaker and speaker is not None:
+            merged[-1] = (speaker, merged[-1][1] + " " + words)
+        else:
+            merged.append((speaker, words))
+    return "\n".join(f"{s}: {w}" if s else w for s, w in merged)
+
+
+def _speakers_meta(turns: list[tuple[str | None, str]]) -> dict[str, str]:
+    """Speakers declared by the caption file, so one-line speakers are still recognised."""
+    return {"speakers": json.dumps(sorted({s for s, _ in turns if s}))}
+
+
+def speaker_labels(doc_text: str, metadata: dict[str, str] | None = None) -> set[str]:
+    """Labels that mark speaker turns: those used at least twice, plus any the file declared.
+
+    A label seen once ("Date: March 2024") is treated as ordinary text.
+    """
+    from collections import Counter
+
+    counts = Counter(m.group("label") for m in SPEAKER_RE.finditer(doc_text))
+    declared = set(json.loads((metadata or {}).get("speakers", "[]")))
+    return {label for label, n in counts.items() if n >= 2} | declared
+
+
+def _read_vtt(text: str, path: Path, did: str) -> Document:
+    import webvtt
+    from webvtt.errors import MalformedFileError
+
+    try:
+        captions = webvtt.from_buffer(io.StringIO(text))
+    except MalformedFileError as exc:
+        raise MalformedFile(path, f"is not valid WebVTT: {exc}") from None
+    turns: list[tuple[str | None, str]] = []
+    for cap in captions:
+        raw = cap.raw_text
+        voice = _VOICE_RE.search(raw)
+        speaker = voice.group("name").strip() if voice else None
+        words = _TAG_RE.sub("", raw)
+        if speaker is None:
+            m = SPEAKER_RE.match(words)
+            if m:
+                speaker, words = m.group("label"), words[m.end():]
+        turns.append((speaker, words))
+    body = _turn_lines(turns)
+    return Document(did, body, str(path), "vtt", any(s for s, _ in turns), _speakers_meta(turns))
+
+
+def _read_srt(text: str, path: Path, did: str) -> Document:
+    import srt
+
+    try:
+        subs = list(srt.parse(text))
+    except (srt.SRTParseError, ValueError) as exc:
+        raise MalformedFile(path, f"is not valid SubRip (.srt): {exc}") from None
+    turns: list[tuple[str | None, str]] = []
+    for sub in subs:
+        words = _TAG_RE.sub("", sub.content)
+        m = SPEAKER_RE.match(words)
+        speaker = m.group("label") if m else None
+        turns.append((speaker, words[m.end():] if m else words))
+    body = _turn_lines(turns)
+    return Document(did, body, str(path), "srt", any(s for s, _ in turns), _speakers_meta(turns))
+
+
+def _csv_rows(text: str, path: Path) -> list[dict[str, object]]:
+    csv.field_size_limit(10_000_000)
+    try:
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise MalformedFile(path, f"is not valid CSV: {exc}") from None
+
+
+def _jsonl_rows(text: str, path: Path) -> list[dict[str, object]]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise MalformedFile(path, f"line {n} is not valid JSON: {exc.msg}") from None
+        if not isinstance(row, dict):
+            raise MalformedFile(path, f"line {n} is not a JSON object")
+        rows.append(row)
+    return rows
+
+
+def _tabular_documents(
+    rows: list[dict[str, object]],
+    path: Path,
+    did: str,
+    fmt: str,
+    text_column: str,
+    id_column: str | None,
+) -> Iterator[Document]:
+    if not rows:
+        return
+    columns = list(rows[0].keys())
+    if text_column not in columns:
+        raise MalformedFile(
+            path, f"has no column {text_column!r}; choose one with --text-column (columns: {', '.join(map(str, columns))})"
+        )
+    use_id = id_column is not None and id_column in columns
+    seen: set[str] = set()
+    for n, row in enumerate(rows, start=1):
+        value = row.get(text_column)
+        text = "" if value is None else str(value)
+        rid = str(row.get(id_column)) if use_id and row.get(id_column) not in (None, "") else str(n)
+        if rid in seen:
+            raise MalformedFile(path, f"row {n}: duplicate id {rid!r} in column {id_column!r}")
+        seen.add(rid)
+        meta = {str(k): str(v) for k, v in row.items() if k not in (text_column, id_column) and v is not None}
+        yield Document(f"{did}/{rid}", text, str(path), fmt, looks_like_transcript(text), meta)

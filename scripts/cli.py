@@ -1,0 +1,205 @@
+"""The `loupe` command line. Thin: parse options, call a service function, print the result."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from models.base import LoupeError
+
+app = typer.Typer(
+    help="Loupe: LLM-assisted thematic coding of qualitative data, local-first.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out_console = Console()
+
+
+class SpeedColumn(ProgressColumn):
+    """Segments per second, from rich's moving estimate."""
+
+    def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} seg/s" if speed else "-- seg/s", style="progress.data.speed")
+
+
+def fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def sample_corpus_path() -> Path:
+    return Path(str(resources.files("models.data").joinpath("sample_corpus")))
+
+
+def _print_result(result, top: int = 25) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=f"Codes proposed ({result.suggestions} suggestions)", title_justify="left")
+    table.add_column("code", no_wrap=True)
+    table.add_column("name")
+    table.add_column("segments", justify="right")
+    table.add_column("documents", justify="right")
+    table.add_column("mean score", justify="right")
+    for code, c in list(result.code_counts.items())[:top]:
+        table.add_row(code, str(c["name"]), str(c["segments"]), str(c["documents"]), f"{c['mean_score']:.2f}")
+    out_console.print(table)
+    line = (
+        f"{result.documents} documents, {result.segments} segments in {result.seconds:.1f} s "
+        f"({result.segments_per_second:.1f} seg/s); encoded {result.encoded}, from cache {result.cache_hits}"
+    )
+    if result.resumed_from:
+        line += f"; resumed after {result.resumed_from} segments"
+    out_console.print(line, highlight=False)
+    for s in result.skipped:
+        console.print(f"[yellow]skipped[/] {s['path']}: {s['reason']}", highlight=False)
+    out_console.print(f"Outputs in [bold]{result.out_dir}[/]: segments.jsonl, suggestions.jsonl, suggestions.csv, summary.json, index/")
+
+
+def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, settings_overrides: dict, batch: dict) -> None:
+    from models.codebook import resolve_codebook
+    from models.text.segment import SegmentationConfig
+    from service.components import build_classifier, build_embedder
+    from service.services.batch import BatchOptions, run_batch
+    from service.services.ingest import ReadOptions
+    from service.settings import get_settings
+
+    try:
+        settings = get_settings(**settings_overrides)
+        cb = resolve_codebook(codebook)
+        opts = BatchOptions(
+            inputs=paths,
+            out_dir=out,
+            read=ReadOptions(**batch.pop("read")),
+            segmentation=SegmentationConfig(**batch.pop("segmentation")),
+            chunk_size=settings.chunk_size,
+            skip_speakers=tuple(settings.skip_speakers),
+            ann_threshold=settings.ann_threshold,
+            **batch,
+        )
+        with console.status("Loading the embedding model...", spinner="dots") if not quiet else _null():
+            embedder = build_embedder(settings)
+            classifier = build_classifier(settings, cb, embedder)
+        progress = Progress(
+            TextColumn("[bold]Coding"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=quiet,
+        )
+        task: list[int] = []
+
+        def on_progress(done: int, total: int) -> None:
+            if not task:
+                task.append(progress.add_task("coding", total=total, completed=done))
+            else:
+                progress.update(task[0], completed=done)
+
+        with progress:
+            result = run_batch(opts, codebook=cb, embedder=embedder, classifier=classifier, progress=on_progress)
+    except KeyboardInterrupt:
+        console.print("\n[yellow]Interrupted.[/] Completed chunks are saved; run the same command again to resume.")
+        raise typer.Exit(130) from None
+    except LoupeError as exc:
+        fail(str(exc))
+    except ValueError as exc:  # pydantic validation of settings
+        fail(str(exc))
+    _print_result(result)
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+Paths = Annotated[list[Path], typer.Argument(help="files or folders (.txt .md .docx .vtt .srt .csv .jsonl)")]
+
+
+@app.command()
+def code(
+    paths: Paths,
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder (re-running resumes)")],
+    codebook: Annotated[str, typer.Option(help='"seed" or a codebook .yaml/.json file')] = "seed",
+    unit: Annotated[str, typer.Option(help="auto, sentence, turn, paragraph or window")] = "auto",
+    window: Annotated[int, typer.Option(help="sentences per window (--unit window)")] = 3,
+    stride: Annotated[Optional[int], typer.Option(help="sentences between windows (default: window)")] = None,
+    max_tokens: Annotated[int, typer.Option(help="token budget per segment")] = 200,
+    text_column: Annotated[str, typer.Option(help="text column of .csv/.jsonl input")] = "text",
+    id_column: Annotated[str, typer.Option(help="id column of .csv/.jsonl input")] = "id",
+    encoding: Annotated[Optional[str], typer.Option(help="text encoding of the inputs (default: UTF-8)")] = None,
+    on_error: Annotated[str, typer.Option(help="skip or fail on a bad file")] = "skip",
+    threshold: Annotated[Optional[float], typer.Option(help="minimum score for a proposal")] = None,
+    model: Annotated[Optional[str], typer.Option(help="embedding model: 'default' or a local path")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="encoder batch size")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the encoder")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="code only the first N segments")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a different run in --out")] = False,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Segment, embed, index and propose codes for every document in PATHS."""
+    if on_error not in ("skip", "fail"):
+        fail("--on-error must be skip or fail")
+    _run_code(
+        paths,
+        codebook=codebook,
+        out=out,
+        quiet=quiet,
+        settings_overrides={"threshold": threshold, "embedder_model": model, "device": device,
+                            "batch_size": batch_size, "threads": threads},
+        batch={
+            "read": {"text_column": text_column, "id_column": id_column, "encoding": encoding, "on_error": on_error},
+            "segmentation": {"unit": unit, "window": window, "stride": stride, "max_tokens": max_tokens},
+            "limit": limit,
+            "overwrite": overwrite,
+        },
+    )
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("loupe-demo"),
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Code the shipped sample interviews against the seed codebook, then show a few suggestions."""
+    _run_code(
+        [sample_corpus_path()],
+        codebook="seed",
+        out=out,
+        quiet=quiet,
+        settings_overrides={},
+        batch={
+            "read": {"text_column": "response", "id_column": "id", "encoding": None, "on_error": "skip"},
+            "segmentation": {},
+            "limit": None,
+            "overwrite": False,
+        },
+    )
+    shown = 0
+    table = Table(title="A few suggestions to review", title_justify="left", show_lines=True)
+    for col in ("segment", "code", "score", "evidence"):
+        table.add_column(col, overflow="fold")
+    with open(out / "suggestions.jsonl", encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec["score"] < 0.9 or shown >= 5:
+                continue
+            table.add_row(f"{rec['segment_id']} ({rec['speaker'] or '-'})", rec["code"], f"{rec['score']:.2f}", rec["evidence"]["sentence"])
+            shown += 1
+    out_console.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

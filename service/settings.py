@@ -1,0 +1,59 @@
+"""Loupe's settings: the only module that reads environment variables.
+
+Every setting has a LOUPE_ environment variable (e.g. LOUPE_EMBEDDER_MODEL, LOUPE_DEVICE) and a
+default that works with no set-up. Settings are read once and passed down as plain arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "loupe"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOUPE_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_home, description="where Loupe keeps its files")
+    cache_dir: Path | None = Field(default=None, description="embedding cache folder (default: DATA_DIR/cache)")
+
+    embedder_backend: str = Field("sentence-transformers", description="embedder backend name")
+    embedder_model: str = Field("default", description='"default" (all-MiniLM-L6-v2, shipped) or a local model path')
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    batch_size: int = Field(64, ge=1, le=4096)
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
+
+    ann_threshold: int = Field(50_000, ge=1000, description="segments above which the index becomes approximate (IVF)")
+    chunk_size: int = Field(512, ge=1, description="segments per checkpoint in batch coding")
+
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="minimum score for a proposal")
+    skip_speakers: list[str] = Field(
+        default_factory=lambda: ["Interviewer", "Moderator", "Facilitator", "Int", "I", "Q"],
+        description="speakers whose turns are kept as context but get no proposals",
+    )
+
+    @field_validator("skip_speakers", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [s.strip() for s in v.split(",") if s.strip()]
+        return v
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return (self.cache_dir or self.data_dir / "cache") / "embeddings.sqlite"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, then apply explicit overrides (e.g. CLI options)."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]
