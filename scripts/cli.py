@@ -45,12 +45,11 @@ def sample_corpus_path() -> Path:
 def _print_result(result, top: int = 25) -> None:  # type: ignore[no-untyped-def]
     table = Table(title=f"Codes proposed ({result.suggestions} suggestions)", title_justify="left")
     table.add_column("code", no_wrap=True)
-    table.add_column("name")
     table.add_column("segments", justify="right")
     table.add_column("documents", justify="right")
     table.add_column("mean score", justify="right")
     for code, c in list(result.code_counts.items())[:top]:
-        table.add_row(code, str(c["name"]), str(c["segments"]), str(c["documents"]), f"{c['mean_score']:.2f}")
+        table.add_row(code, str(c["segments"]), str(c["documents"]), f"{c['mean_score']:.2f}")
     out_console.print(table)
     line = (
         f"{result.documents} documents, {result.segments} segments in {result.seconds:.1f} s "

@@ -1,0 +1,115 @@
+"""The `loupe` command line: demo, errors as messages, and resuming after Ctrl-C or kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scripts.cli import app
+from tests.conftest import ROOT, SAMPLE, shared_path
+
+runner = CliRunner()
+
+
+def test_demo_runs_and_reports(isolated_env):
+    out = isolated_env / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "Codes proposed" in result.output and "trust/" in result.output
+    assert "A few suggestions to review" in result.output
+    for name in ("segments.jsonl", "suggestions.jsonl", "suggestions.csv", "summary.json", "index/manifest.json"):
+        assert (out / name).exists(), name
+    again = runner.invoke(app, ["demo", "--out", str(out), "--quiet"])
+    assert again.exit_code == 0 and "encoded 0" in again.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["code", "nowhere/", "--out", "o"], "nowhere: no such file or folder"),
+    (["code", str(SAMPLE), "--out", "o", "--codebook", "missing.yaml"], "missing.yaml: no such codebook file"),
+    (["code", str(SAMPLE), "--out", "o", "--unit", "chapter"], "unknown segmentation unit"),
+    (["code", str(SAMPLE), "--out", "o", "--on-error", "maybe"], "--on-error must be skip or fail"),
+    (["code", str(SAMPLE), "--out", "o", "--threshold", "2"], "threshold"),
+])
+def test_errors_are_messages_not_tracebacks(isolated_env, monkeypatch, args, message):
+    monkeypatch.chdir(isolated_env)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_bad_file_with_on_error_fail(isolated_env):
+    corpus = isolated_env / "c"
+    corpus.mkdir()
+    (corpus / "ok.txt").write_text("A passage about trust.", encoding="utf-8")
+    (corpus / "bad.txt").write_bytes(b"caf\xe9 \xff")
+    out = isolated_env / "o"
+    result = runner.invoke(app, ["code", str(corpus), "--out", str(out), "--on-error", "fail", "--quiet"])
+    assert result.exit_code == 2 and "bad.txt" in result.output and "UTF-8" in result.output
+    skipped = runner.invoke(app, ["code", str(corpus), "--out", str(out), "--quiet"])
+    assert skipped.exit_code == 0 and "skipped" in skipped.output and "bad.txt" in skipped.output
+
+
+def _loupe(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_for_checkpoint(run_json: Path, at_least: int, proc: subprocess.Popen, timeout: float = 120) -> int:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"loupe exited early: {proc.stdout.read()}")
+        try:
+            done = json.loads(run_json.read_text())["done"]
+            if done >= at_least:
+                return done
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            pass
+        time.sleep(0.05)
+    pytest.fail("no checkpoint in time")
+
+
+@pytest.mark.slow
+def test_ctrl_c_and_kill_9_then_resume_gives_the_clean_result(tmp_path):
+    csv_path = shared_path("datasets", "benoit2016_crowd_immigration", "sentences.csv")
+    env = {**os.environ, "LOUPE_DATA_DIR": str(tmp_path / "data"), "LOUPE_CHUNK_SIZE": "100", "LOUPE_THREADS": "2"}
+    args = ["code", str(csv_path), "--text-column", "sentence_text", "--id-column", "sentenceid",
+            "--limit", "1500", "--quiet", "--out"]
+    out = tmp_path / "interrupted"
+
+    proc = _loupe([*args, str(out)], env)
+    _wait_for_checkpoint(out / "run.json", 100, proc)
+    proc.send_signal(signal.SIGINT)
+    text = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130 and "run the same command again to resume" in text
+
+    proc = _loupe([*args, str(out)], env)
+    first = json.loads((out / "run.json").read_text())["done"]
+    _wait_for_checkpoint(out / "run.json", first + 300, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    proc = _loupe([*args, str(out)], env)
+    text = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0, text
+    assert "resumed after" in text
+
+    clean = tmp_path / "clean"
+    proc = _loupe([*args, str(clean)], env)
+    text = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0 and "encoded 0" in text  # everything came from the cache
+    for name in ("segments.jsonl", "suggestions.jsonl", "embeddings.f32", "suggestions.csv"):
+        assert (out / name).read_bytes() == (clean / name).read_bytes(), name
+    ids = [json.loads(line)["id"] for line in (out / "segments.jsonl").read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == 1500

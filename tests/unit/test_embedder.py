@@ -1,0 +1,72 @@
+"""The real default embedder: shapes, normalisation, sentence pooling and the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.base import Span
+from models.embedders.cache import EmbeddingCache
+from models.embedders.sentence_transformers import ModelNotFound, SentenceTransformerEmbedder
+
+
+def test_default_model_loads_offline(embedder):
+    assert embedder.model_id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert embedder.dim == 384 and embedder.device == "cpu" and embedder.precision == "fp32"
+
+
+def test_vectors_are_normalised_float32_and_match_plain_encode(embedder):
+    texts = ["We trust the council.", "A much longer passage about funding, contracts and the power they give."]
+    v = embedder.encode(texts)
+    assert v.dtype == np.float32 and v.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(v, embedder.encode_raw(texts), atol=1e-5)
+
+
+def test_sentence_vectors_pool_the_right_tokens(embedder):
+    text = ("Formally, members and the director decide. It is a hierarchy. But the partnership coordinator sits "
+            "between everyone and quietly makes the joins.")
+    parts = ["Formally, members and the director decide.", "It is a hierarchy.", "But the partnership"]
+    starts = [text.index(p) for p in parts]
+    spans = [Span(starts[0], starts[1] - 1), Span(starts[1], starts[2] - 1), Span(starts[2], len(text))]
+    short = "Hi."
+    # batch with a shorter text: padding must not break pooling
+    enc = embedder.encode_segments([text, short], [spans, [Span(0, 3)]])
+    pooled = enc.sentence_vectors[0]
+    assert pooled.shape == (3, 384)
+    alone = embedder.encode([text[s.start:s.end] for s in spans])
+    agreement = (pooled * alone).sum(axis=1)
+    assert (agreement > 0.7).all(), agreement
+    # each pooled sentence is closest to its own stand-alone encoding
+    assert (np.argmax(pooled @ alone.T, axis=1) == [0, 1, 2]).all()
+
+
+def test_cache_means_no_re_encoding(tmp_path):
+    cache = EmbeddingCache(tmp_path / "c.sqlite")
+    e = SentenceTransformerEmbedder(cache=cache, threads=2)
+    texts = ["one sentence here.", "two. sentences here."]
+    spans = [[Span(0, 18)], [Span(0, 4), Span(5, 20)]]
+    first = e.encode_segments(texts, spans)
+    assert e.stats == {"encoded": 2, "cache_hits": 0}
+    again = SentenceTransformerEmbedder(cache=EmbeddingCache(tmp_path / "c.sqlite"), threads=2)
+    second = again.encode_segments(texts, spans)
+    assert again.stats == {"encoded": 0, "cache_hits": 2}
+    assert np.array_equal(first.vectors, second.vectors)
+    assert all(np.array_equal(a, b) for a, b in zip(first.sentence_vectors, second.sentence_vectors))
+    # different sentence spans for the same text are a miss, not a wrong answer
+    again.encode_segments([texts[1]], [[Span(0, 20)]])
+    assert again.stats["encoded"] == 1
+
+
+def test_unknown_model_fails_clearly(tmp_path):
+    with pytest.raises(ModelNotFound, match="Nothing is downloaded at run time"):
+        SentenceTransformerEmbedder("no-such-org/no-such-model")
+
+
+def test_cuda_request_without_gpu_is_refused():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(Exception, match="no CUDA GPU"):
+        SentenceTransformerEmbedder(device="cuda")
