@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice)")
 
     ann_threshold: int = Field(50_000, ge=1000, description="segments above which the index becomes approximate (IVF)")
-    chunk_size: int = Field(512, ge=1, description="segments per checkpoint in batch coding")
+    chunk_size: int = Field(1024, ge=1, description="segments per checkpoint in batch coding")
 
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="minimum score for a proposal")
     skip_speakers: list[str] = Field(

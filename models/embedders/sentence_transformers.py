@@ -130,9 +130,25 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim or self._st.get_sentence_embedding_dimension())
         self.max_seq_length = int(self._st.max_seq_length or 512)
         self._tokenizer = self._st.tokenizer
+        # A private copy of the Rust tokenizer behind the HF wrapper, without padding or
+        # truncation: counting with it costs far less per call than the wrapper.
+        # A second copy, truncated as the model truncates, gives token offsets for pooling.
+        backend = getattr(self._tokenizer, "backend_tokenizer", None)
+        self._counter = self._offsets = None
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            self._counter = Tokenizer.from_str(backend.to_str())
+            self._counter.no_padding()
+            self._counter.no_truncation()
+            self._offsets = Tokenizer.from_str(backend.to_str())
+            self._offsets.no_padding()
+            self._offsets.enable_truncation(max_length=self.max_seq_length)
 
     # -- tokens ---------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
+        if self._counter is not None:
+            return len(self._counter.encode(text, add_special_tokens=False).ids)
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     # -- encoding -------------------------------------------------------------------------
@@ -178,7 +194,10 @@ class SentenceTransformerEmbedder:
         )
         need_offsets = [i for i, s in enumerate(sentences) if len(s) > 1]
         offsets: dict[int, list[tuple[int, int]]] = {}
-        if need_offsets:
+        if need_offsets and self._offsets is not None:
+            for i, enc in zip(need_offsets, self._offsets.encode_batch([texts[i] for i in need_offsets])):
+                offsets[i] = enc.offsets
+        elif need_offsets:
             enc = self._tokenizer(
                 [texts[i] for i in need_offsets],
                 return_offsets_mapping=True,

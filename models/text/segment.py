@@ -150,6 +150,13 @@ def segment_document(
     """Split one document into segments; see the module docstring for the units."""
     text = doc.text
     unit = config.unit
+    memo: dict[str, int] = {}
+
+    def count(piece: str) -> int:  # overlapping windows see each sentence several times
+        if piece not in memo:
+            memo[piece] = count_tokens(piece)
+        return memo[piece]
+
     if unit == "auto":
         unit = "turn" if doc.is_transcript else "paragraph"
 
@@ -175,7 +182,7 @@ def segment_document(
                 if i + config.window >= len(sents):
                     break
         for group in chosen:
-            for packed in _pack(text, group, config.max_tokens, count_tokens):
+            for packed in _pack(text, group, config.max_tokens, count):
                 groups.append((speaker, packed))
 
     segments = []

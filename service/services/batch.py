@@ -53,7 +53,7 @@ class BatchOptions:
     out_dir: Path
     read: ReadOptions = ReadOptions()
     segmentation: SegmentationConfig = SegmentationConfig()
-    chunk_size: int = 512
+    chunk_size: int = 1024
     limit: int | None = None  # code only the first N segments
     overwrite: bool = False
     skip_speakers: Sequence[str] = ()
@@ -146,9 +146,10 @@ def run_batch(
     started = time.perf_counter()
     out = Path(opts.out_dir)
     corpus = load_corpus(
-        list(opts.inputs), read=opts.read, segmentation=opts.segmentation, count_tokens=embedder.count_tokens
+        list(opts.inputs), read=opts.read, segmentation=opts.segmentation, count_tokens=embedder.count_tokens,
+        limit=opts.limit,
     )
-    segments = corpus.segments[: opts.limit] if opts.limit else corpus.segments
+    segments = corpus.segments
     threshold = classifier.config.threshold
     key = _run_key(opts, corpus, codebook, getattr(embedder, "fingerprint", embedder.model_id), threshold)
     state = _prepare_out_dir(out, key, opts.overwrite)

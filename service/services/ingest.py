@@ -78,12 +78,19 @@ def load_corpus(
     read: ReadOptions = ReadOptions(),
     segmentation: SegmentationConfig = SegmentationConfig(),
     count_tokens: TokenCounter = approx_tokens,
+    limit: int | None = None,
 ) -> Corpus:
-    """Read and segment every input. Bad files are skipped (and reported) or raise, per read.on_error."""
+    """Read and segment the inputs. Bad files are skipped (and reported) or raise, per read.on_error.
+
+    limit: stop reading once this many segments exist, and keep only the first `limit`.
+    """
     files, skipped = collect_files(inputs)
     documents: list[Document] = []
+    segments: list[Segment] = []
     digest = hashlib.sha256()
     for path, did in files:
+        if limit is not None and len(segments) >= limit:
+            break
         try:
             docs = read_path(
                 path, doc_id=did, text_column=read.text_column, id_column=read.id_column, encoding=read.encoding
@@ -94,10 +101,15 @@ def load_corpus(
             skipped.append(Skipped(str(path), exc.reason))
             continue
         digest.update(did.encode() + b"\0" + path.read_bytes() + b"\0")
-        documents.extend(docs)
+        for doc in docs:
+            if limit is not None and len(segments) >= limit:
+                break
+            documents.append(doc)
+            segments.extend(segment_document(doc, segmentation, count_tokens))
     if not documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
         raise InputError("no readable documents in the inputs" + (f" ({reasons})" if reasons else ""))
-    segments = [s for d in documents for s in segment_document(d, segmentation, count_tokens)]
+    if limit is not None:
+        segments = segments[:limit]
     return Corpus(documents=documents, segments=segments, skipped=skipped, fingerprint=digest.hexdigest()[:16])
 
