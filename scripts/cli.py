@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from models.base import LoupeError
+from scripts.agree_cli import agree
 
 app = typer.Typer(
     help="Loupe: LLM-assisted thematic coding of qualitative data, local-first.",
@@ -194,6 +195,9 @@ def demo(
             table.add_row(f"{rec['segment_id']} ({rec['speaker'] or '-'})", rec["code"], f"{rec['score']:.2f}", rec["evidence"]["sentence"])
             shown += 1
     out_console.print(table)
+
+
+app.command()(agree)
 
 
 def main() -> None:  # pragma: no cover

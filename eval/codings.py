@@ -1,0 +1,218 @@
+"""Agreement on qualitative codings: multi-label, per code, on the code tree, and model vs humans.
+
+A coding is (unit, coder, code). A coder is taken to have coded a unit when they have at least one
+record for it; a record with an empty code means "coded this unit, no code applies". Absence of a
+code is only a "no" for units the coder coded; for others it is missing.
+
+Three views, documented because they answer different questions:
+- single-label: each (unit, coder) has one label; the labels are one nominal variable.
+- per code (binary): for each code, present/absent per (unit, coder): the agreement NVivo and
+  MAXQDA report per code. `overall` gives the mean over codes and the pooled value (all
+  unit x code decisions as one binary variable).
+- code tree: with hierarchy=True, a parent counts as coded whenever any of its children is
+  ("trust/personal" also codes "trust"), so agreement can be read at each level of the tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from eval.agreement import Level, Ratings, ratings
+from eval.intervals import Estimate, estimate
+
+NO_CODE = ""
+
+
+@dataclass(frozen=True)
+class Coding:
+    unit: str
+    coder: str
+    code: str = NO_CODE
+    start: int | None = None
+    end: int | None = None
+
+
+def expand_hierarchy(code: str, sep: str = "/") -> list[str]:
+    """"a/b/c" -> ["a", "a/b", "a/b/c"]."""
+    parts = code.split(sep)
+    return [sep.join(parts[: i + 1]) for i in range(len(parts))]
+
+
+@dataclass
+class CodingTable:
+    """presence: int8 (n_units, n_coders, n_codes); 1 coded, 0 not coded, -1 unit not coded by coder."""
+
+    units: list[str]
+    coders: list[str]
+    codes: list[str]
+    presence: np.ndarray
+    single_label: bool = False
+    labels: np.ndarray | None = field(default=None, repr=False)  # object (n_units, n_coders) when single-label
+
+    def code_ratings(self, code: str, coders: Sequence[str] | None = None) -> Ratings:
+        """Binary reliability data (units x coders) for one code; None where a coder did not code a unit."""
+        k = self.codes.index(code)
+        cols = [self.coders.index(c) for c in coders] if coders else list(range(len(self.coders)))
+        block = self.presence[:, cols, k].astype(float)
+        block[block < 0] = np.nan
+        return ratings(block, categories=[0.0, 1.0])
+
+    def label_ratings(self, coders: Sequence[str] | None = None) -> Ratings:
+        if self.labels is None:
+            raise ValueError("these codings are multi-label: some coder gave a unit more than one code")
+        cols = [self.coders.index(c) for c in coders] if coders else list(range(len(self.coders)))
+        return ratings(self.labels[:, cols])
+
+    def pooled_ratings(self, coders: Sequence[str] | None = None) -> Ratings:
+        """All (unit, code) decisions stacked as units of one binary variable."""
+        cols = [self.coders.index(c) for c in coders] if coders else list(range(len(self.coders)))
+        block = self.presence[:, cols, :].transpose(0, 2, 1).reshape(-1, len(cols)).astype(float)
+        block[block < 0] = np.nan
+        return ratings(block, categories=[0.0, 1.0])
+
+
+def build_table(codings: Iterable[Coding], *, hierarchy: bool = False, codes: Sequence[str] | None = None) -> CodingTable:
+    """Collect codings into a CodingTable (see module docstring)."""
+    rows = list(codings)
+    units = sorted({c.unit for c in rows})
+    coders = sorted({c.coder for c in rows})
+    found: set[str] = set()
+    per_pair: dict[tuple[str, str], set[str]] = {}
+    for c in rows:
+        got = per_pair.setdefault((c.unit, c.coder), set())
+        if c.code != NO_CODE:
+            got.add(c.code)
+    single = all(len(v) <= 1 for v in per_pair.values())
+    if hierarchy:
+        per_pair = {k: {p for code in v for p in expand_hierarchy(code)} for k, v in per_pair.items()}
+    for v in per_pair.values():
+        found |= v
+    code_list = list(codes) if codes is not None else sorted(found)
+    u_index = {u: i for i, u in enumerate(units)}
+    c_index = {c: i for i, c in enumerate(coders)}
+    k_index = {k: i for i, k in enumerate(code_list)}
+    presence = np.full((len(units), len(coders), len(code_list)), -1, dtype=np.int8)
+    labels = np.full((len(units), len(coders)), None, dtype=object) if single and not hierarchy else None
+    for (unit, coder), got in per_pair.items():
+        i, j = u_index[unit], c_index[coder]
+        presence[i, j, :] = 0
+        for code in got:
+            if code in k_index:
+                presence[i, j, k_index[code]] = 1
+        if labels is not None:
+            labels[i, j] = next(iter(got)) if got else NO_CODE
+    return CodingTable(units, coders, code_list, presence, single_label=labels is not None, labels=labels)
+
+
+def per_code(
+    table: CodingTable,
+    metrics: Sequence[str],
+    *,
+    coders: Sequence[str] | None = None,
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, Estimate]]:
+    """{code: {metric: Estimate}} for every code, plus "(mean over codes)" and "(pooled)".
+
+    Two-coder metrics (cohen, scott) are skipped when more than two coders are compared.
+    """
+    cs = list(coders) if coders else table.coders
+    usable = [m for m in metrics if not (m in ("cohen", "scott") and len(cs) != 2)]
+    out: dict[str, dict[str, Estimate]] = {}
+    for code in table.codes:
+        r = table.code_ratings(code, cs)
+        out[code] = {m: estimate(r, m, ci=ci, n_boot=n_boot, seed=seed) for m in usable}
+    if table.codes:
+        mean: dict[str, Estimate] = {}
+        for m in usable:
+            vals = np.array([out[c][m].value for c in table.codes], dtype=float)
+            ok = vals[~np.isnan(vals)]
+            value = float(ok.mean()) if len(ok) else float("nan")
+            note = None if len(ok) == len(vals) else f"mean of the {len(ok)} codes where it is defined"
+            mean[m] = Estimate(m, value, float("nan"), float("nan"), len(table.units), 0, len(cs), note)
+        out["(mean over codes)"] = mean
+        pooled = table.pooled_ratings(cs)
+        out["(pooled)"] = {m: estimate(pooled, m, ci=ci, n_boot=n_boot, seed=seed) for m in usable}
+    return out
+
+
+def pairwise(table: CodingTable, code: str | None, metric: str = "cohen", *, level: Level = "nominal") -> np.ndarray:
+    """(n_coders, n_coders) agreement of every coder pair on one code (None: the single label).
+
+    The diagonal is 1; pairs with no unit in common are NaN.
+    """
+    n = len(table.coders)
+    out = np.eye(n)
+    for a, b in combinations(range(n), 2):
+        pair = [table.coders[a], table.coders[b]]
+        r = table.label_ratings(pair) if code is None else table.code_ratings(code, pair)
+        v = estimate(r, metric, level=level, n_boot=0).value
+        out[a, b] = out[b, a] = v
+    return out
+
+
+def consensus(table: CodingTable, coders: Sequence[str]) -> np.ndarray:
+    """int8 (n_units, n_codes): a code is in the consensus when more than half of the given
+    coders who coded the unit applied it; -1 where none of them coded the unit."""
+    cols = [table.coders.index(c) for c in coders]
+    block = table.presence[:, cols, :]
+    coded = (block >= 0).sum(axis=1)
+    yes = (block == 1).sum(axis=1)
+    out = np.where(yes * 2 > coded, 1, 0).astype(np.int8)
+    out[coded == 0] = -1
+    return out
+
+
+def coder_vs_rest(
+    table: CodingTable, code: str | None = None, metric: str = "cohen", *, min_units: int = 1, n_boot: int = 0, seed: int = 0
+) -> dict[str, Estimate]:
+    """Each coder against the majority of the other coders, on the units that coder coded.
+
+    code=None uses the single label (the majority label; units where the others tie are left out),
+    else presence of that code (the consensus of the others, see `consensus`).
+    Coders with fewer than `min_units` comparable units are left out.
+    """
+    out: dict[str, Estimate] = {}
+    for j, coder in enumerate(table.coders):
+        others = [c for c in table.coders if c != coder]
+        if not others:
+            break
+        if code is None:
+            if table.labels is None:
+                raise ValueError("coder_vs_rest without a code needs single-label codings")
+            mine = table.labels[:, j]
+            rest = _majority_labels(table.labels[:, [table.coders.index(o) for o in others]])
+            both = np.array([a is not None and b is not None for a, b in zip(mine, rest)])
+            pair = np.column_stack([mine[both], rest[both]]).astype(object) if both.any() else np.empty((0, 2), object)
+            r = ratings(pair) if len(pair) else None
+        else:
+            k = table.codes.index(code)
+            rest_c = consensus(table, others)[:, k].astype(float)
+            mine_c = table.presence[:, j, k].astype(float)
+            block = np.column_stack([mine_c, rest_c])
+            block[block < 0] = np.nan
+            block = block[~np.isnan(block).any(axis=1)]
+            r = ratings(block, categories=[0.0, 1.0]) if len(block) else None
+        if r is None or r.n_units < min_units:
+            continue
+        out[coder] = estimate(r, metric, n_boot=n_boot, seed=seed)
+    return out
+
+
+def _majority_labels(block: np.ndarray) -> np.ndarray:
+    """Per row, the most frequent non-missing label; None when missing or tied."""
+    from collections import Counter
+
+    out = np.full(block.shape[0], None, dtype=object)
+    for i, row in enumerate(block):
+        counts = Counter(v for v in row if v is not None)
+        if counts:
+            (top, n), *rest = counts.most_common(2) + [(None, 0)]
+            if not rest or rest[0][1] < n:
+                out[i] = top
+    return out
