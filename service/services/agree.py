@@ -216,7 +216,8 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
         if len(table.coders) <= 120:
             metric = "cohen"
             mats = {"(all codes)": pairwise(table, None, metric)} if table.single_label else {}
-            for code in table.codes[:11]:
-                mats[code] = pairwise(table, code, metric)
+            if not (table.single_label and len(table.codes) <= 2):  # else each panel repeats the first
+                for code in table.codes[:11]:
+                    mats[code] = pairwise(table, code, metric)
             res.files.append(heatmaps(mats, table.coders, out / "heatmaps.png", metric="Cohen's kappa"))
     return res
