@@ -7,6 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
+from models.classifiers.calibration import expected_calibration_error
+
 
 def heatmaps(matrices: dict[str, np.ndarray], coders: Sequence[str], path: Path, *, metric: str, max_panels: int = 12) -> Path:
     """One coder x coder heatmap per entry of `matrices` (code -> (n, n) values), in a grid, as PNG."""
@@ -44,6 +46,31 @@ def heatmaps(matrices: dict[str, np.ndarray], coders: Sequence[str], path: Path,
         fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=metric)
     fig.suptitle(f"Pairwise {metric} (grey: no units in common)")
     path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, bins: int = 10) -> Path:
+    """PNG: mean predicted probability against observed accept rate per bin, one line per curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
+    for name, (p, y) in curves.items():
+        p, y = np.asarray(p, float).ravel(), np.asarray(y, float).ravel()
+        which = np.minimum((p * bins).astype(int), bins - 1)
+        xs = [p[which == b].mean() for b in range(bins) if (which == b).any()]
+        ys = [y[which == b].mean() for b in range(bins) if (which == b).any()]
+        ax.plot(xs, ys, "o-", label=f"{name} (ECE {expected_calibration_error(p, y, bins):.3f})")
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed share accepted")
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

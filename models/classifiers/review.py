@@ -1,0 +1,86 @@
+"""What the analyst should review next, and the evidence shown with it.
+
+`review_order` ranks undecided (segment, code) suggestions by expected information: the entropy
+of the suggestion's probability (a 0.5 teaches most, a 0.99 least). Near-duplicates are not shown
+back to back: a candidate whose embedding is closer than `diversity` (cosine) to one already
+picked for the same code is deferred. In "coverage" mode, codes with fewer than `min_per_code`
+decisions come first, with their most likely segments, so every code gets examples to learn from.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+
+
+def entropy(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    return -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
+
+
+def review_order(
+    proba: np.ndarray,
+    vectors: np.ndarray,
+    decided: np.ndarray,
+    k: int,
+    *,
+    mode: Literal["information", "coverage"] = "information",
+    decisions_per_code: Sequence[int] | None = None,
+    min_per_code: int = 10,
+    diversity: float = 0.95,
+    candidates: int = 2000,
+) -> list[tuple[int, int]]:
+    """The next k (segment row, code column) pairs to review.
+
+    proba: (n, n_codes) probabilities; vectors: (n, dim) L2-normalised; decided: bool (n, n_codes).
+    """
+    n, n_codes = proba.shape
+    picked: list[tuple[int, int]] = []
+    taken = decided.copy()
+    if mode == "coverage" and decisions_per_code is not None:
+        short = [c for c in range(n_codes) if decisions_per_code[c] < min_per_code]
+        while short and len(picked) < k:
+            for c in list(short):
+                rows = np.flatnonzero(~taken[:, c])
+                if len(rows) == 0:
+                    short.remove(c)
+                    continue
+                i = int(rows[np.argmax(proba[rows, c])])
+                picked.append((i, c))
+                taken[i, c] = True
+                if sum(1 for _, cc in picked if cc == c) + decisions_per_code[c] >= min_per_code:
+                    short.remove(c)
+                if len(picked) >= k:
+                    break
+    info = np.where(taken, -1.0, entropy(proba))
+    flat = np.argsort(-info, axis=None)[: max(candidates, k * 20)]
+    chosen_by_code: dict[int, list[int]] = {}
+    deferred: list[tuple[int, int]] = []
+    for f in flat:
+        if len(picked) >= k:
+            break
+        i, c = divmod(int(f), n_codes)
+        if info[i, c] < 0:
+            break
+        prev = chosen_by_code.get(c, [])
+        if prev and float(np.max(vectors[prev] @ vectors[i])) > diversity:
+            deferred.append((i, c))
+            continue
+        picked.append((i, c))
+        chosen_by_code.setdefault(c, []).append(i)
+    picked.extend(deferred[: k - len(picked)])
+    return picked[:k]
+
+
+def nearest_accepted(vectors: np.ndarray, accepted_rows: Sequence[int], query_rows: Sequence[int], k: int = 3) -> list[list[tuple[int, float]]]:
+    """For each query segment, the k most similar segments already accepted for the code: (row, cosine)."""
+    acc = np.asarray(list(accepted_rows), dtype=np.int64)
+    if len(acc) == 0:
+        return [[] for _ in query_rows]
+    sims = vectors[np.asarray(list(query_rows), dtype=np.int64)] @ vectors[acc].T
+    out = []
+    for qi, row in zip(query_rows, sims):
+        order = np.argsort(-row)
+        out.append([(int(acc[j]), float(row[j])) for j in order if acc[j] != qi][:k])
+    return out
