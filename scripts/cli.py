@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Optional
@@ -85,7 +86,7 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
             ann_threshold=settings.ann_threshold,
             **batch,
         )
-        with console.status("Loading the embedding model...", spinner="dots") if not quiet else _null():
+        with console.status("Loading the embedding model...", spinner="dots") if not quiet else nullcontext():
             embedder = build_embedder(settings)
             classifier = build_classifier(settings, cb, embedder)
         progress = Progress(
@@ -110,14 +111,6 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
     except ValueError as exc:  # pydantic validation of settings
         fail(str(exc))
     _print_result(result)
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 Paths = Annotated[list[Path], typer.Argument(help="files or folders (.txt .md .docx .vtt .srt .csv .jsonl)")]

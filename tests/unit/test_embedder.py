@@ -70,3 +70,43 @@ def test_cuda_request_without_gpu_is_refused():
         pytest.skip("a GPU is present")
     with pytest.raises(Exception, match="no CUDA GPU"):
         SentenceTransformerEmbedder(device="cuda")
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny BERT sentence-transformer built locally from a config (random weights, real tokenizer)."""
+    from sentence_transformers import SentenceTransformer, models
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from models.embedders.sentence_transformers import default_model_path
+
+    out = tmp_path_factory.mktemp("tiny")
+    tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(out / "bert")
+    tokenizer.save_pretrained(out / "bert")
+    word = models.Transformer(str(out / "bert"), max_seq_length=64)
+    pool = models.Pooling(word.get_embedding_dimension(), pooling_mode="mean")
+    SentenceTransformer(modules=[word, pool]).save(str(out / "st"))
+    return out / "st"
+
+
+def test_any_local_model_path_loads_and_is_kept_apart(tiny_model_dir, tmp_path):
+    from models.index.faiss_index import FaissIndex
+
+    e = SentenceTransformerEmbedder(tiny_model_dir, cache=EmbeddingCache(tmp_path / "c.sqlite"), threads=2)
+    assert e.dim == 32 and e.model_id == "st" and e.fingerprint.startswith("st@")
+    text = "First sentence here. And a second one."
+    enc = e.encode_segments([text], [[Span(0, 20), Span(21, len(text))]])
+    assert enc.vectors.shape == (1, 32) and enc.sentence_vectors[0].shape == (2, 32)
+    assert np.allclose(np.linalg.norm(enc.vectors, axis=1), 1, atol=1e-5)
+    # the cache keys on the model: the default model does not reuse the tiny model's vectors
+    default = SentenceTransformerEmbedder(cache=EmbeddingCache(tmp_path / "c.sqlite"), threads=2)
+    default.encode_segments([text], [[Span(0, 20), Span(21, len(text))]])
+    assert default.stats["encoded"] == 1
+    ix = FaissIndex(e.dim, model=e.fingerprint)
+    ix.add([0], enc.vectors)
+    ix.save(tmp_path / "ix")
+    with pytest.raises(Exception, match="built with embedding model 'st@"):
+        FaissIndex.load(tmp_path / "ix", model=default.fingerprint)
