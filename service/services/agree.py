@@ -187,10 +187,18 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
     if not table.single_label:
         res.overall = res.codes.get("(pooled)", {})
 
-    if opts.per_coder:
-        per = coder_vs_rest(table, None if table.single_label else table.codes[0], "cohen", min_units=10)
-        alpha = coder_vs_rest(table, None if table.single_label else table.codes[0], "krippendorff", min_units=10)
-        res.coders = {c: {"units": e.n_units, "cohen": e.as_dict()["value"], "krippendorff": alpha[c].as_dict()["value"]} for c, e in per.items()}
+    if opts.per_coder:  # single label: the label itself; multi-label: the mean over codes
+        views = [None] if table.single_label else list(table.codes)
+        per_view = [(coder_vs_rest(table, v, "cohen", min_units=10), coder_vs_rest(table, v, "krippendorff", min_units=10))
+                    for v in views]
+        for coder in table.coders:
+            kappas = [k[coder].value for k, _ in per_view if coder in k and not np.isnan(k[coder].value)]
+            alphas = [a[coder].value for _, a in per_view if coder in a and not np.isnan(a[coder].value)]
+            units = max((k[coder].n_units for k, _ in per_view if coder in k), default=0)
+            if units:
+                res.coders[coder] = {"units": units,
+                                     "cohen": float(np.mean(kappas)) if kappas else None,
+                                     "krippendorff": float(np.mean(alphas)) if alphas else None}
 
     if opts.model:
         res.model = compare_model(table, opts.model, humans=humans, metric="krippendorff", **common)

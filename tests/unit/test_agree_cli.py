@@ -32,7 +32,8 @@ def test_long_multilabel_with_model_and_spans(tmp_path):
             rows.append((f"doc{u % 3}", coder, code, start + u * 100, start + u * 100 + 50))
     _write_long(tmp_path / "c.csv", rows, ("unit", "coder", "code", "start", "end"))
     out = tmp_path / "out"
-    res = runner.invoke(app, ["agree", str(tmp_path / "c.csv"), "--model", "model", "--bootstrap", "200", "--out", str(out)])
+    res = runner.invoke(app, ["agree", str(tmp_path / "c.csv"), "--model", "model", "--per-coder", "--bootstrap", "200",
+                              "--out", str(out)])
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "Per code" in text and "The model as a coder" in text and "Span level" in text
@@ -41,7 +42,23 @@ def test_long_multilabel_with_model_and_spans(tmp_path):
     assert data["per_code"]["trust"]["cohen"]["ci_low"] is not None
     assert {m["code"] for m in data["model"]} == {"power", "trust", "(pooled)"}
     assert "unitized_alpha" in data["spans"]
+    assert data["per_coder"] == {}  # 3 units: below the 10 a per-coder estimate needs
     assert (out / "heatmaps.png").stat().st_size > 1000
+
+
+def test_per_coder_on_multilabel_codings(tmp_path):
+    rows = []
+    for u in range(20):
+        for coder in ("ann", "bob", "cat"):
+            rows.append((f"u{u}", coder, "trust" if u % 2 or coder == "cat" else ""))
+            if u % 4 == 0:
+                rows.append((f"u{u}", coder, "power"))
+    _write_long(tmp_path / "m.csv", rows)
+    res = runner.invoke(app, ["agree", str(tmp_path / "m.csv"), "--per-coder", "--bootstrap", "0", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    per = json.loads((tmp_path / "o" / "agreement.json").read_text())["per_coder"]
+    assert set(per) == {"ann", "bob", "cat"} and per["ann"]["units"] == 20
+    assert per["ann"]["krippendorff"] > per["cat"]["krippendorff"]  # cat codes trust everywhere
 
 
 def test_wide_single_label_with_level(tmp_path):
