@@ -211,10 +211,11 @@ class SentenceTransformerEmbedder:
 
         result: list[np.ndarray] = [np.empty(0)] * len(texts)
         order = np.argsort([-len(t) for t in texts], kind="stable")
+        preprocess = getattr(self._st, "preprocess", None) or self._st.tokenize  # `tokenize` before ST 6
         with torch.inference_mode():
             for lo in range(0, len(texts), self.batch_size):
                 rows = order[lo: lo + self.batch_size]
-                features = batch_to_device(self._st.preprocess([texts[i] for i in rows]), self._st.device)
+                features = batch_to_device(preprocess([texts[i] for i in rows]), self._st.device)
                 out = self._st.forward(features)
                 pooled = out["sentence_embedding"].float().cpu().numpy()
                 tokens = out["token_embeddings"].float().cpu().numpy() if need else None
