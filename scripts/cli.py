@@ -32,6 +32,8 @@ class SpeedColumn(ProgressColumn):
 
     def render(self, task) -> Text:  # type: ignore[no-untyped-def]
         speed = task.finished_speed or task.speed
+        if not speed and task.elapsed:  # short runs end before rich has a moving estimate
+            speed = (task.completed - task.fields.get("resumed", 0)) / task.elapsed
         return Text(f"{speed:,.1f} seg/s" if speed else "-- seg/s", style="progress.data.speed")
 
 
@@ -97,7 +99,7 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
 
         def on_progress(done: int, total: int) -> None:
             if not task:
-                task.append(progress.add_task("coding", total=total, completed=done))
+                task.append(progress.add_task("coding", total=total, completed=done, resumed=done))
             else:
                 progress.update(task[0], completed=done)
 
