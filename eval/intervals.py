@@ -128,14 +128,14 @@ def estimate(
     r = ratings(data)
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    nan = float("nan")
     if (metric in TWO_CODER and r.n_coders != 2) or r.q == 0:
-        stats, value_fn, value = None, None, float("nan")
-    else:
-        stats, value_fn = metric_parts(r, metric, level=level, weights=weights)
-        value = float(value_fn(stats.sum(axis=0)))
-    lo = hi = float("nan")
+        return Estimate(metric, nan, nan, nan, r.n_units, r.pairable, r.n_coders, _note(r, metric, nan))
+    stats, value_fn = metric_parts(r, metric, level=level, weights=weights)
+    value = float(value_fn(stats.sum(axis=0)))
+    lo = hi = nan
     note = _note(r, metric, value)
-    if n_boot and not np.isnan(value) and stats is not None and value_fn is not None:
+    if n_boot and not np.isnan(value):
         samples = bootstrap(stats, value_fn, n_boot=n_boot, seed=seed)
         ok = samples[~np.isnan(samples)]
         if len(ok) >= max(10, n_boot // 2):
@@ -170,8 +170,7 @@ def prevalence_bias(data: object) -> dict[str, float | list[float]]:
 
 
 def positive_share(r: Ratings) -> float:
-    """For binary (0/1) ratings: the share of codings that are 1 (the code's prevalence)."""
+    """For binary ratings with categories [0, 1] (as CodingTable.code_ratings builds them):
+    the share of codings that are 1, i.e. the code's prevalence."""
     total = r.counts.sum()
-    if r.q < 2 or total == 0:
-        return float(r.categories[0] == 1) if r.q == 1 and total else float("nan")
-    return float(r.counts[:, -1].sum() / total)
+    return float(r.counts[:, 1].sum() / total) if total and r.q == 2 else float("nan")
