@@ -116,8 +116,10 @@ def per_code(
     ci: float = 0.95,
     n_boot: int = 1000,
     seed: int = 0,
+    summaries: bool = True,
 ) -> dict[str, dict[str, Estimate]]:
-    """{code: {metric: Estimate}} for every code, plus "(mean over codes)" and "(pooled)".
+    """{code: {metric: Estimate}} for every code, plus "(mean over codes)" and "(pooled)" when
+    `summaries` (leave them out for a single-label variable, where they would double-count).
 
     Two-coder metrics (cohen, scott) are skipped when more than two coders are compared.
     """
@@ -127,7 +129,7 @@ def per_code(
     for code in table.codes:
         r = table.code_ratings(code, cs)
         out[code] = {m: estimate(r, m, ci=ci, n_boot=n_boot, seed=seed) for m in usable}
-    if table.codes:
+    if table.codes and summaries:
         mean: dict[str, Estimate] = {}
         for m in usable:
             vals = np.array([out[c][m].value for c in table.codes], dtype=float)

@@ -19,6 +19,12 @@ ISOTONIC_FROM = 500
 Calibrator = Callable[[np.ndarray], np.ndarray]
 
 
+def logit(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), with p clipped away from 0 and 1."""
+    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
 def fit_calibrator(scores: np.ndarray, labels: np.ndarray) -> Calibrator | None:
     """A monotone map from scores to probabilities, or None below the documented minimum."""
     y = np.asarray(labels, dtype=int)
@@ -32,14 +38,8 @@ def fit_calibrator(scores: np.ndarray, labels: np.ndarray) -> Calibrator | None:
         return lambda p: iso.predict(np.asarray(p, dtype=float))
     from sklearn.linear_model import LogisticRegression
 
-    z = np.log(np.clip(s, 1e-6, 1 - 1e-6) / np.clip(1 - s, 1e-6, 1)).reshape(-1, 1)
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(z, y)
-
-    def apply(p: np.ndarray) -> np.ndarray:
-        zz = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1)).reshape(-1, 1)
-        return platt.predict_proba(zz)[:, 1]
-
-    return apply
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit(s).reshape(-1, 1), y)
+    return lambda p: platt.predict_proba(logit(p).reshape(-1, 1))[:, 1]
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from models.classifiers.calibration import Calibrator, fit_calibrator
+from models.classifiers.calibration import Calibrator, fit_calibrator, logit
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,6 @@ def context_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequ
     return np.hstack([vectors, prev, nxt, pos]).astype(np.float32)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -123,11 +118,11 @@ class LearnedHead:
             model = self._new_model().fit(features[rows], y)
             self._models[code] = model
             if self.config.calibrate:
-                oof = self._out_of_fold(features[rows], y, prior[rows, k], code)
+                oof = self._out_of_fold(features[rows], y, prior[rows, k])
                 self._calibrators[code] = fit_calibrator(oof, y) if oof is not None else None
         return self
 
-    def _out_of_fold(self, x: np.ndarray, y: np.ndarray, prior: np.ndarray, code: str) -> np.ndarray | None:
+    def _out_of_fold(self, x: np.ndarray, y: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
         """Blended scores for the decided rows, each predicted by a model that did not see it."""
         from sklearn.model_selection import StratifiedKFold
 
@@ -144,7 +139,7 @@ class LearnedHead:
 
     def _blend(self, z_head: np.ndarray, prior: np.ndarray, n: int) -> np.ndarray:
         lam = n / (n + self.config.prior_strength)
-        return _sigmoid(lam * z_head + (1 - lam) * _logit(prior))
+        return _sigmoid(lam * z_head + (1 - lam) * logit(prior))
 
     def predict_proba(self, features: np.ndarray, prior: np.ndarray) -> np.ndarray:
         """float (n, n_codes) probabilities; column k is self.codes[k]."""

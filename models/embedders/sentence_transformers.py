@@ -218,7 +218,8 @@ class SentenceTransformerEmbedder:
                 features = batch_to_device(preprocess([texts[i] for i in rows]), self._st.device)
                 out = self._st.forward(features)
                 pooled = out["sentence_embedding"].float().cpu().numpy()
-                tokens = out["token_embeddings"].float().cpu().numpy() if need else None
+                pool_here = any(len(sentences[i]) > 1 for i in rows)  # copy tokens only when pooled
+                tokens = out["token_embeddings"].float().cpu().numpy() if pool_here else None
                 lengths = features["attention_mask"].sum(dim=1).cpu().numpy()
                 for j, i in enumerate(rows):
                     result[i] = self._pool(pooled[j], tokens[j, : int(lengths[j])] if tokens is not None else None,

@@ -176,9 +176,7 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
         res.overall = {m: estimate(r, m, level=opts.level, **common).as_dict() for m in metrics}  # type: ignore[arg-type]
         if len(humans) == 2:
             res.overall["diagnostics"] = prevalence_bias(r)
-    pc = per_code(table, metrics, coders=humans, **common)
-    if table.single_label:  # one variable: averaging or pooling its categories would double-count
-        pc = {k: v for k, v in pc.items() if k in table.codes}
+    pc = per_code(table, metrics, coders=humans, summaries=not table.single_label, **common)
     for code, ests in pc.items():
         entry: dict[str, Any] = {m: e.as_dict() for m, e in ests.items()}
         if code in table.codes:
