@@ -195,6 +195,28 @@ def demo(
 app.command()(agree)
 
 
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="address to listen on (default 127.0.0.1; LOUPE_HOST)")] = None,
+    port: Annotated[Optional[int], typer.Option(help="port (default 8000; LOUPE_PORT)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="where the SQLite database and caches live (LOUPE_DATA_DIR)")] = None,
+    database_url: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (LOUPE_DATABASE_URL)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Start the review API (uvicorn). The model loads once at start-up; GET /ready says when it is loaded."""
+    import uvicorn
+
+    from service.app import create_app
+    from service.settings import get_settings
+
+    try:
+        settings = get_settings(host=host, port=port, data_dir=data_dir, database_url=database_url)
+    except ValueError as exc:
+        fail(str(exc))
+    console.print(f"Loupe API on http://{settings.host}:{settings.port}  (docs: /docs; database: {settings.database})", highlight=False)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=10)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -31,3 +31,23 @@ def build_embedder(settings: Settings, *, use_cache: bool = True):  # type: igno
 
 def build_classifier(settings: Settings, codebook: Codebook, embedder) -> ZeroShotClassifier:  # type: ignore[no-untyped-def]
     return ZeroShotClassifier(codebook, embedder, ZeroShotConfig(threshold=settings.threshold))
+
+
+class Pipeline:
+    """What the server loads once at start-up: the embedder, and zero-shot classifiers per codebook."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedder = build_embedder(settings)
+        self._classifiers: dict[str, ZeroShotClassifier] = {}
+
+    @property
+    def model_id(self) -> str:
+        return str(getattr(self.embedder, "fingerprint", self.embedder.model_id))
+
+    def classifier(self, codebook: Codebook, threshold: float | None = None) -> ZeroShotClassifier:
+        key = f"{codebook.fingerprint}:{threshold}"
+        if key not in self._classifiers:
+            config = ZeroShotConfig(threshold=self.settings.threshold if threshold is None else threshold)
+            self._classifiers[key] = ZeroShotClassifier(codebook, self.embedder, config)
+        return self._classifiers[key]

@@ -41,12 +41,27 @@ class Settings(BaseSettings):
         description="speakers whose turns are kept as context but get no proposals",
     )
 
+    database_url: str | None = Field(None, description="SQLAlchemy URL (default: a SQLite file DATA_DIR/loupe.db); e.g. postgresql+psycopg://user@host/db")
+    max_upload_mb: float = Field(20.0, gt=0, description="largest upload the server accepts, in MB (larger: 413)")
+    admin_token: str | None = Field(None, description="when set, creating a project needs 'Authorization: Bearer <admin_token>'")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    job_chunk: int = Field(256, ge=1, description="segments per committed chunk in server jobs")
+
     @field_validator("skip_speakers", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
             return [s.strip() for s in v.split(",") if s.strip()]
         return v
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'loupe.db').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
 
     @property
     def embedding_cache_path(self) -> Path:

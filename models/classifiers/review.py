@@ -84,3 +84,53 @@ def nearest_accepted(vectors: np.ndarray, accepted_rows: Sequence[int], query_ro
         order = np.argsort(-row)
         out.append([(int(acc[j]), float(row[j])) for j in order if acc[j] != qi][:k])
     return out
+
+
+def rank_pairs(
+    scores: np.ndarray,
+    codes: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    mode: Literal["information", "coverage"] = "information",
+    decisions_per_code: dict[int, int] | None = None,
+    min_per_code: int = 10,
+    diversity: float = 0.95,
+    head: int = 2000,
+) -> np.ndarray:
+    """Review rank of each stored suggestion (0 = first), the pairwise form of `review_order`.
+
+    scores: float (m,) probabilities; codes: int (m,) code of each suggestion; vectors: float32
+    (m, dim) L2-normalised embedding of each suggestion's segment. Returns float64 (m,) ranks.
+    The first `head` positions get the diversity rule; the rest follow entropy alone.
+    """
+    m = len(scores)
+    info = entropy(np.asarray(scores, dtype=float))
+    order: list[int] = []
+    used = np.zeros(m, dtype=bool)
+    if mode == "coverage" and decisions_per_code is not None:
+        lists = []
+        for c in np.unique(codes):
+            need = min_per_code - decisions_per_code.get(int(c), 0)
+            if need > 0:
+                rows = np.flatnonzero(codes == c)
+                lists.append(list(rows[np.argsort(-scores[rows], kind="stable")][:need]))
+        while any(lists):  # round-robin over the codes that need examples
+            for lst in lists:
+                if lst:
+                    order.append(lst.pop(0))
+        used[order] = True
+    rest = [int(i) for i in np.argsort(-info, kind="stable") if not used[i]]
+    picked_by_code: dict[int, list[int]] = {}
+    deferred: list[int] = []
+    for i in rest[:head]:
+        prev = picked_by_code.setdefault(int(codes[i]), [])
+        if prev and float(np.max(vectors[prev] @ vectors[i])) > diversity:
+            deferred.append(i)
+            continue
+        order.append(i)
+        prev.append(i)
+    order.extend(deferred)
+    order.extend(rest[head:])
+    ranks = np.empty(m, dtype=np.float64)
+    ranks[np.asarray(order, dtype=np.int64)] = np.arange(m, dtype=np.float64)
+    return ranks

@@ -116,7 +116,11 @@ class ZeroShotClassifier:
 
     def propose(self, segments: Sequence[Segment], encoded: Encoded) -> list[list[CodeProposal]]:
         """For each segment, the proposed codes (leaf-first), best first, each with evidence."""
-        scores = self.score(encoded)
+        return self.propose_scores(segments, encoded, self.score(encoded))
+
+    def propose_scores(self, segments: Sequence[Segment], encoded: Encoded, scores: np.ndarray) -> list[list[CodeProposal]]:
+        """Proposals from scores made elsewhere (e.g. a learned head): (n_segments, n_codes), columns
+        follow self.codes. Selection (threshold, leaf-first, max_codes) and evidence as in propose."""
         cfg = self.config
         out: list[list[CodeProposal]] = []
         for i, seg in enumerate(segments):

@@ -1,0 +1,127 @@
+"""The HTTP application: `create_app(settings)`. Importing this module opens nothing and loads no model.
+
+Start-up (lifespan): open the database and migrate it, then load the model on a background thread;
+`/health` answers at once, `/ready` answers 200 once the model is loaded and the job runner runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from models.base import LoupeError
+from service.errors import ServiceError
+from service.settings import Settings
+
+log = logging.getLogger("loupe.app")
+
+DESCRIPTION = """Review model-suggested codes for qualitative data, with a decision ledger that never loses a decision.
+
+Authenticate with `Authorization: Bearer <token>`: creating a project returns its owner's token; the owner adds coders
+(each gets a token, shown once). Errors have one shape: `{"error": "<kind>", "detail": "<message>"}`."""
+
+
+def _error(status: int, kind: str, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": kind, "detail": detail, **extra}, status_code=status)
+
+
+def _field(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become HTTP here, and only here."""
+
+    @app.exception_handler(ServiceError)
+    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
+        return _error(exc.status, exc.kind, exc.detail)
+
+    @app.exception_handler(LoupeError)
+    async def _loupe(_: Request, exc: LoupeError) -> JSONResponse:
+        return _error(422, "invalid", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return _error(422, "invalid_request", detail, fields=fields)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        return _error(409, "conflict", "the change conflicts with stored data (a duplicate or a missing reference)")
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database error: %s", exc)
+        return _error(503, "database_unavailable", "the database could not complete the request; try again")
+
+
+class BodyLimit:
+    """Pure ASGI middleware: 413 for a request whose Content-Length exceeds the limit, before reading it."""
+
+    def __init__(self, app, limit: int) -> None:  # type: ignore[no-untyped-def]
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.limit:
+                response = _error(413, "payload_too_large", f"the request body is larger than the server's limit of {self.limit / 1048576:.1f} MB (LOUPE_MAX_UPLOAD_MB)")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from service.routers import documents, health, projects, reports, review
+
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from service.storage.db import Database
+
+        db = Database(settings.database)
+        db.migrate()
+        app.state.db = db
+        app.state.pipeline = None
+        app.state.runner = None
+        app.state.load_error = None
+        loader = threading.Thread(target=_load_pipeline, args=(app, settings), name="loupe-load", daemon=True)
+        loader.start()
+        yield
+        loader.join(timeout=60)
+        if app.state.runner is not None:
+            app.state.runner.stop()
+        db.dispose()
+
+    app = FastAPI(title="Loupe", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 64 * 1024)  # room for multipart framing
+    for module in (health, projects, documents, review, reports):
+        app.include_router(module.router)
+    return app
+
+
+def _load_pipeline(app: FastAPI, settings: Settings) -> None:
+    from service.components import Pipeline
+    from service.services.jobs import JobRunner
+
+    try:
+        pipeline = Pipeline(settings)
+        runner = JobRunner(app.state.db, pipeline)
+        runner.start()
+        app.state.runner = runner
+        app.state.pipeline = pipeline
+        log.info("model %s loaded; ready", pipeline.model_id)
+    except Exception as exc:  # reported by /ready
+        log.exception("the model could not be loaded")
+        app.state.load_error = f"{type(exc).__name__}: {exc}"

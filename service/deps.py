@@ -1,0 +1,74 @@
+"""FastAPI dependencies: the database session, the calling coder, the project they act on."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from service.components import Pipeline
+from service.errors import NotReady
+from service.services.jobs import JobRunner
+from service.services.projects import authenticate, member_project
+from service.settings import Settings
+from service.storage.db import Database
+from service.storage.tables import Coder, Project
+
+bearer = HTTPBearer(auto_error=False, description="a coder's API token")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_pipeline(request: Request) -> Pipeline:
+    pipeline = getattr(request.app.state, "pipeline", None)
+    if pipeline is None:
+        raise NotReady("the model is still loading; try again in a moment (GET /ready says when)")
+    return pipeline
+
+
+def get_runner(request: Request) -> JobRunner:
+    return request.app.state.runner
+
+
+def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    with db.read() as session:
+        yield session
+
+
+def token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str | None:
+    return credentials.credentials if credentials else None
+
+
+def current_coder(session: Annotated[Session, Depends(read_session)], tok: Annotated[str | None, Depends(token)]) -> Coder:
+    return authenticate(session, tok)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DbDep = Annotated[Database, Depends(get_db)]
+SessionDep = Annotated[Session, Depends(read_session)]
+CoderDep = Annotated[Coder, Depends(current_coder)]
+TokenDep = Annotated[str | None, Depends(token)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL
+ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="project id")]
+
+
+def member(session: SessionDep, coder: CoderDep, project_id: ProjectId) -> Project:
+    return member_project(session, coder, project_id)
+
+
+def owner(session: SessionDep, coder: CoderDep, project_id: ProjectId) -> Project:
+    return member_project(session, coder, project_id, owner=True)
+
+
+MemberDep = Annotated[Project, Depends(member)]
+OwnerDep = Annotated[Project, Depends(owner)]

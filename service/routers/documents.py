@@ -1,0 +1,89 @@
+"""Documents (upload a file or send text) and their read-only segments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
+
+from models.text.segment import SegmentationConfig
+from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, PipelineDep, SessionDep, SettingsDep
+from service.routers.limits import read_limited
+from service.schemas.projects import DocumentRead, DocumentText, SegmentRead, TextDocumentCreate
+from service.services import documents as svc
+
+router = APIRouter(tags=["documents"])
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Unit = Annotated[str, Form(pattern="^(auto|sentence|turn|paragraph|window)$", description="segmentation unit")]
+
+
+def _read(row, n: int) -> DocumentRead:  # type: ignore[no-untyped-def]
+    return DocumentRead.model_validate(row).model_copy(update={"segments": n})
+
+
+@router.post("/projects/{project_id}/documents", status_code=status.HTTP_201_CREATED, response_model=list[DocumentRead])
+async def upload(
+    project: MemberDep,
+    coder: CoderDep,
+    db: DbDep,
+    pipeline: PipelineDep,
+    settings: SettingsDep,
+    file: UploadFile = File(description="txt, md, docx, vtt, srt (one document) or csv, jsonl (one per row)"),
+    unit: Unit = "auto",
+    text_column: Annotated[str, Form(max_length=200)] = "text",
+    id_column: Annotated[str, Form(max_length=200)] = "id",
+    encoding: Annotated[str | None, Form(max_length=40, description="e.g. cp1252; default: UTF-8/UTF-16 detection")] = None,
+) -> list[DocumentRead]:
+    """Upload a file; it is read, stored unchanged, and segmented. Unusable files get 415/422 with the reason."""
+    data = await read_limited(file, settings.max_upload_bytes)
+    options = svc.UploadOptions(text_column=text_column, id_column=id_column or None, encoding=encoding or None)
+    documents = svc.read_upload(file.filename or "", data, options)
+    with db.write() as session:
+        rows = svc.store_documents(
+            session, project=project, documents=documents, coder=coder, data=data,
+            segmentation=SegmentationConfig(unit=unit), count_tokens=pipeline.embedder.count_tokens,  # type: ignore[arg-type]
+        )
+        counts = svc.segment_counts(session, [r.id for r in rows])
+        return [_read(r, counts.get(r.id, 0)) for r in rows]
+
+
+@router.post("/projects/{project_id}/documents/text", status_code=status.HTTP_201_CREATED, response_model=DocumentRead)
+def add_text(project: MemberDep, coder: CoderDep, db: DbDep, pipeline: PipelineDep, body: TextDocumentCreate) -> DocumentRead:
+    """Add a document sent as JSON text."""
+    doc = svc.text_document(body.name, body.text)
+    with db.write() as session:
+        (row,) = svc.store_documents(
+            session, project=project, documents=[doc], coder=coder, data=body.text.encode(),
+            segmentation=SegmentationConfig(unit=body.unit), count_tokens=pipeline.embedder.count_tokens,  # type: ignore[arg-type]
+        )
+        return _read(row, svc.segment_counts(session, [row.id]).get(row.id, 0))
+
+
+@router.get("/projects/{project_id}/documents", response_model=list[DocumentRead])
+def list_documents(
+    project: MemberDep, session: SessionDep, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[DocumentRead]:
+    return [_read(d, n) for d, n in svc.list_documents(session, project, offset=offset, limit=limit)]
+
+
+@router.get("/projects/{project_id}/documents/{document_id}", response_model=DocumentText)
+def read_document(project: MemberDep, session: SessionDep, document_id: Id) -> Any:
+    """The document with its full text, exactly as stored."""
+    row = svc.get_document(session, project, document_id)
+    return DocumentText.model_validate(row).model_copy(update={"segments": svc.segment_counts(session, [row.id]).get(row.id, 0)})
+
+
+@router.get("/projects/{project_id}/segments", response_model=list[SegmentRead])
+def list_segments(
+    project: MemberDep,
+    session: SessionDep,
+    document_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="segments with a larger id (keyset pagination)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    return svc.list_segments(session, project, document_id=document_id, after=after, limit=limit)
+
+
+@router.get("/projects/{project_id}/segments/{segment_id}", response_model=SegmentRead)
+def read_segment(project: MemberDep, session: SessionDep, segment_id: Id) -> Any:
+    return svc.get_segment(session, project, segment_id)

@@ -1,0 +1,126 @@
+"""Projects, coders and codebooks. Routers translate; services decide."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Path, UploadFile, status
+
+from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, OwnerDep, SessionDep, SettingsDep, TokenDep
+from service.errors import Invalid, Unauthorized
+from service.schemas.projects import (
+    CodebookRead,
+    CodebookSummary,
+    CoderCreate,
+    CoderCreated,
+    CoderRead,
+    ProjectCreate,
+    ProjectCreated,
+    ProjectRead,
+    ProjectUpdate,
+)
+from service.routers.limits import read_limited
+from service.services import projects as svc
+
+router = APIRouter(tags=["projects"])
+
+
+@router.post("/projects", status_code=status.HTTP_201_CREATED, response_model=ProjectCreated)
+def create_project(body: ProjectCreate, db: DbDep, settings: SettingsDep, tok: TokenDep) -> ProjectCreated:
+    """Create a project with its owner; the owner's token is in the response (shown once).
+
+    When the server has an admin token (LOUPE_ADMIN_TOKEN), send it as the bearer token."""
+    if settings.admin_token and tok != settings.admin_token:
+        raise Unauthorized("creating a project needs the server's admin token as 'Authorization: Bearer <token>'")
+    with db.write() as session:
+        project, owner, secret = svc.create_project(
+            session, name=body.name, owner_name=body.owner, description=body.description, blind=body.blind,
+            hide_suggestions=body.hide_suggestions, queue_mode=body.queue_mode, retrain_every=body.retrain_every,
+            threshold=body.threshold, codebook=body.codebook,
+        )
+        return ProjectCreated(project=ProjectRead.model_validate(project), owner=CoderCreated(**CoderRead.model_validate(owner).model_dump(), token=secret))
+
+
+@router.get("/me", response_model=CoderRead)
+def me(coder: CoderDep) -> Any:
+    """The coder the token belongs to."""
+    return coder
+
+
+@router.get("/projects/{project_id}", response_model=ProjectRead)
+def read_project(project: MemberDep) -> Any:
+    return project
+
+
+@router.patch("/projects/{project_id}", response_model=ProjectRead)
+def update_project(project: OwnerDep, body: ProjectUpdate, db: DbDep) -> Any:
+    with db.write() as session:
+        row = svc.get_project(session, project.id)
+        for k, v in body.model_dump(exclude_unset=True).items():
+            if v is None:
+                raise Invalid(f"{k} cannot be null")
+            setattr(row, k, v)
+        session.flush()
+        return row
+
+
+@router.get("/projects/{project_id}/coders", response_model=list[CoderRead])
+def list_coders(project: MemberDep, session: SessionDep) -> Any:
+    return svc.list_coders(session, project)
+
+
+@router.post("/projects/{project_id}/coders", status_code=status.HTTP_201_CREATED, response_model=CoderCreated)
+def add_coder(project: OwnerDep, body: CoderCreate, db: DbDep) -> CoderCreated:
+    """Add a coder; their token is in the response (shown once)."""
+    with db.write() as session:
+        coder, secret = svc.add_coder(session, project=project, name=body.name, role=body.role)
+        return CoderCreated(**CoderRead.model_validate(coder).model_dump(), token=secret)
+
+
+@router.get("/projects/{project_id}/codebook", response_model=CodebookRead, tags=["codebooks"])
+def read_codebook(project: MemberDep, session: SessionDep) -> Any:
+    """The current (newest) codebook version."""
+    return svc.current_codebook(session, project)
+
+
+@router.get("/projects/{project_id}/codebook/versions", response_model=list[CodebookSummary], tags=["codebooks"])
+def codebook_versions(project: MemberDep, session: SessionDep) -> Any:
+    return svc.codebook_versions(session, project)
+
+
+@router.get("/projects/{project_id}/codebook/versions/{version}", response_model=CodebookRead, tags=["codebooks"])
+def codebook_version(project: MemberDep, session: SessionDep, version: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Any:
+    return svc.get_codebook_version(session, project, version)
+
+
+@router.put("/projects/{project_id}/codebook", response_model=CodebookRead, tags=["codebooks"])
+def replace_codebook(
+    project: OwnerDep,
+    coder: CoderDep,
+    db: DbDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"name": "My codebook", "codes": [{"id": "trust", "name": "Trust", "definition": "Confidence in another party."}]}])],
+) -> Any:
+    """Store an edited codebook as a new version (the codebook file format as JSON). Suggestions
+    and decisions keep the version they were made under; an unchanged codebook makes no new version."""
+    with db.write() as session:
+        return svc.add_codebook_version(session, project=project, data=body, coder=coder)
+
+
+@router.post("/projects/{project_id}/codebook/file", response_model=CodebookRead, tags=["codebooks"])
+async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, settings: SettingsDep, file: UploadFile = File(description="a .yaml, .yml or .json codebook file")) -> Any:
+    """Import a codebook file as a new version."""
+    import yaml
+
+    data = await read_limited(file, settings.max_upload_bytes)
+    name = (file.filename or "").lower()
+    try:
+        text = data.decode("utf-8-sig")
+        parsed = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+        raise Invalid(f"{file.filename}: not a readable YAML/JSON codebook ({exc.__class__.__name__}: {str(exc)[:200]})") from None
+    if not isinstance(parsed, dict):
+        raise Invalid(f"{file.filename}: a codebook file holds a mapping with 'name' and 'codes'")
+    with db.write() as session:
+        return svc.add_codebook_version(session, project=project, data=parsed, coder=coder)
+

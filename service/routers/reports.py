@@ -1,0 +1,58 @@
+"""What the ledger adds up to: agreement, current codings, exports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from eval.intervals import METRICS
+from service.deps import CoderDep, MemberDep, SessionDep
+from service.errors import Forbidden, Invalid
+from service.schemas.review import AgreementRead, Format
+from service.services import review_data as svc
+
+router = APIRouter(tags=["reports"])
+MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+@router.get("/projects/{project_id}/agreement", response_model=AgreementRead)
+def agreement(
+    project: MemberDep,
+    coder: CoderDep,
+    session: SessionDep,
+    metrics: Annotated[list[str] | None, Query(description=f"any of {', '.join(METRICS)}")] = None,
+    n_boot: Annotated[int, Query(ge=0, le=5000, description="bootstrap resamples for the intervals (0: none)")] = 500,
+) -> Any:
+    """Agreement between coders and between the model and each coder, per code and overall, with intervals."""
+    if project.blind and coder.role != "owner":
+        raise Forbidden("this project is blind: only the owner sees agreement between coders")
+    chosen = tuple(metrics) if metrics else svc.DEFAULT_METRICS
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown:
+        raise Invalid(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    return svc.agreement(session, project=project, metrics=chosen, n_boot=n_boot)
+
+
+def _export(records, fmt: str, columns: list[str], name: str) -> PlainTextResponse:  # type: ignore[no-untyped-def]
+    return PlainTextResponse(
+        svc.render(records, fmt, columns), media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+@router.get("/projects/{project_id}/export/ledger", response_class=PlainTextResponse,
+            responses={200: {"content": {MEDIA["csv"]: {}, MEDIA["jsonl"]: {}}}})
+def export_ledger(project: MemberDep, coder: CoderDep, session: SessionDep, format: Format = "csv") -> PlainTextResponse:
+    """Every ledger entry (what was decided, by whom, when, and what had been suggested)."""
+    records = svc.ledger_records(session, project=project, coder_ids=svc.visible_coders(session, project, coder))
+    return _export(records, format, svc.DECISION_COLUMNS, f"project-{project.id}-ledger")
+
+
+@router.get("/projects/{project_id}/export/codings", response_class=PlainTextResponse,
+            responses={200: {"content": {MEDIA["csv"]: {}, MEDIA["jsonl"]: {}}}})
+def export_codings(project: MemberDep, coder: CoderDep, session: SessionDep, format: Format = "csv") -> PlainTextResponse:
+    """The current codings derived from the ledger: one row per (segment, coder, code) that applies."""
+    records = svc.coding_records(session, project=project, coder_ids=svc.visible_coders(session, project, coder))
+    return _export(records, format, svc.CODING_COLUMNS, f"project-{project.id}-codings")

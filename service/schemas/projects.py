@@ -1,0 +1,152 @@
+"""Request and response bodies: projects, coders, codebooks, documents, segments, jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "NHS and voluntary sector", "owner": "amira", "blind": True}]},
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    owner: str = Field(min_length=1, max_length=200, description="name of the owner coder, created with the project")
+    description: str = Field("", max_length=10_000)
+    blind: bool = Field(False, description="coders see only their own decisions")
+    hide_suggestions: bool = Field(False, description="in blind mode, coders see no model suggestions (independent double-coding)")
+    queue_mode: Literal["information", "coverage"] = Field("information", description="coverage: codes with few decisions first")
+    retrain_every: int = Field(50, ge=0, le=1_000_000, description="queue a retrain job after this many new decisions (0: never)")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="minimum score of a suggestion")
+    codebook: dict[str, Any] | None = Field(None, description="a codebook document (the codebook file format); default: the seed codebook")
+
+
+class ProjectUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"blind": True, "hide_suggestions": False}]})
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10_000)
+    blind: bool | None = None
+    hide_suggestions: bool | None = None
+    queue_mode: Literal["information", "coverage"] | None = None
+    retrain_every: int | None = Field(None, ge=0, le=1_000_000)
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class ProjectRead(Read):
+    id: int
+    name: str
+    description: str
+    blind: bool
+    hide_suggestions: bool
+    queue_mode: str
+    retrain_every: int
+    threshold: float
+    created_at: datetime
+
+
+class CoderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "ben", "role": "coder"}]})
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["owner", "coder"] = "coder"
+
+
+class CoderRead(Read):
+    id: int
+    project_id: int
+    name: str
+    role: str
+    created_at: datetime
+
+
+class CoderCreated(CoderRead):
+    token: str = Field(description="the coder's API token; shown this once, stored only as a hash")
+
+
+class ProjectCreated(BaseModel):
+    project: ProjectRead
+    owner: CoderCreated
+
+
+class CodebookRead(Read):
+    id: int
+    version: int
+    name: str
+    fingerprint: str
+    created_at: datetime
+    content: dict[str, Any]
+
+
+class CodebookSummary(Read):
+    id: int
+    version: int
+    name: str
+    fingerprint: str
+    created_at: datetime
+
+
+class TextDocumentCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "interview-07.txt", "text": "Interviewer: How did trust change?\nP7: It took years to build."}]},
+    )
+
+    name: str = Field(min_length=1, max_length=500)
+    text: str = Field(min_length=1)
+    unit: Literal["auto", "sentence", "turn", "paragraph", "window"] = "auto"
+
+
+class DocumentRead(Read):
+    id: int
+    name: str
+    format: str
+    sha256: str
+    is_transcript: bool
+    attributes: dict[str, Any]
+    created_at: datetime
+    segments: int = 0
+
+
+class DocumentText(DocumentRead):
+    text: str
+
+
+class SegmentRead(Read):
+    id: int
+    document_id: int
+    ordinal: int
+    start: int = Field(description="character offset into the document's text (inclusive)")
+    end: int = Field(description="character offset into the document's text (exclusive)")
+    text: str
+    speaker: str | None
+    sentences: list[list[int]] = Field(description="[start, end] of each sentence, relative to the segment text")
+
+
+class JobCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "suggest"}]})
+
+    kind: Literal["suggest", "retrain"] = Field(description="suggest: score the project's segments; retrain: learn from the decisions, then score")
+
+
+class JobRead(Read):
+    id: int
+    project_id: int
+    kind: str
+    status: Literal["queued", "running", "done", "failed"]
+    total: int
+    done: int
+    counts: dict[str, Any]
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

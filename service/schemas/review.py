@@ -1,0 +1,131 @@
+"""Request and response bodies: suggestions, the review queue, decisions, agreement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.schemas.projects import Read, SegmentRead
+
+
+class EvidenceRead(BaseModel):
+    sentence: str = Field(description="the sentence of the segment that drove the score")
+    start: int
+    end: int
+    matched: str = Field(description="the codebook passage it matched best")
+    matched_kind: str
+    similarity: float
+
+
+class NearestRead(BaseModel):
+    segment_id: int
+    text: str
+    similarity: float
+
+
+class SuggestionRead(Read):
+    id: int
+    segment_id: int
+    document_id: int
+    code: str
+    score: float
+    model: str
+    codebook_id: int
+    evidence: EvidenceRead
+    priority: float
+    created_at: datetime
+
+
+class QueueItem(BaseModel):
+    segment: SegmentRead
+    suggestion: SuggestionRead | None = Field(description="null when the project hides suggestions from coders")
+    nearest_accepted: list[NearestRead] = Field(default_factory=list, description="segments already accepted for this code, most similar first")
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+
+
+class DecisionCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"suggestion_id": 12, "verdict": "accept", "client_key": "7f8c-1"},
+                {"suggestion_id": 13, "verdict": "replace", "new_code": "trust/institutional", "memo": "about the trust board"},
+                {"segment_id": 40, "verdict": "add", "code": "power/resources"},
+                {"verdict": "undo", "undoes": 101},
+            ]
+        },
+    )
+
+    verdict: Literal["accept", "reject", "replace", "add", "undo"]
+    suggestion_id: int | None = Field(None, description="the suggestion answered (gives segment and code)")
+    segment_id: int | None = None
+    code: str | None = Field(None, max_length=500, description="the code decided (default: the suggestion's)")
+    new_code: str | None = Field(None, max_length=500, description="replace: the code that applies instead")
+    undoes: int | None = Field(None, description="undo: the id of your decision to undo")
+    memo: str | None = Field(None, max_length=20_000)
+    client_key: str | None = Field(None, max_length=100, description="idempotency key: a retry with the same key returns the stored decision")
+
+
+class DecisionRead(Read):
+    id: int
+    project_id: int
+    segment_id: int
+    coder_id: int
+    verdict: str
+    code: str
+    new_code: str | None
+    effects: dict[str, bool] = Field(description="what the entry did to the coder's coding of the segment")
+    codebook_id: int
+    suggestion_id: int | None
+    suggested_score: float | None
+    suggested_model: str | None
+    undoes_id: int | None
+    memo: str | None
+    client_key: str | None
+    created_at: datetime
+
+
+class BulkDecisions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[DecisionCreate] = Field(min_length=1, max_length=1000)
+
+
+class BulkItem(BaseModel):
+    index: int
+    status: int = Field(description="201 stored, 200 already stored (same client_key), 4xx refused")
+    decision: DecisionRead | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+class BulkResult(BaseModel):
+    stored: int
+    failed: int
+    items: list[BulkItem]
+
+
+class AgreementRead(BaseModel):
+    units: int
+    coders: list[str]
+    codes: list[str]
+    codebook_version: int
+    metrics: list[str]
+    between_coders: dict[str, dict[str, dict[str, Any]]] = Field(description="{code: {metric: estimate}} between the human coders")
+    model_vs_coder: dict[str, dict[str, dict[str, dict[str, Any]]]] = Field(description="{coder: {code: {metric: estimate}}}")
+    notes: list[str]
+
+
+class ErrorRead(BaseModel):
+    error: str = Field(description="snake_case kind, e.g. segment_not_found")
+    detail: str
+    fields: list[dict[str, str]] | None = None
+
+
+Format = Literal["csv", "jsonl"]

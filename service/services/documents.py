@@ -1,0 +1,138 @@
+"""Documents into a project: an uploaded file (any format the core reads) or JSON text.
+
+The text is stored exactly as read (Document.text), segmented with exact offsets; segments are
+read-only afterwards. A file that cannot be used is refused whole, with the reason, and nothing
+of it is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.base import Document
+from models.text.readers import SUPPORTED_SUFFIXES, ReadError, UnsupportedFormat, looks_like_transcript, read_path
+from models.text.segment import SegmentationConfig, TokenCounter, approx_tokens, segment_document
+from service.errors import Conflict, Invalid, NotFound, UnsupportedMedia
+from service.storage.tables import Coder, DocumentRow, Project, SegmentRow
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    text_column: str = "text"
+    id_column: str | None = "id"
+    encoding: str | None = None
+    segmentation: SegmentationConfig = SegmentationConfig()
+
+
+def _safe_name(filename: str) -> str:
+    name = PurePath(filename.replace("\\", "/")).name.strip()
+    if not name or name in (".", ".."):
+        raise Invalid("the uploaded file has no name; send it with a file name such as interview.txt")
+    return name
+
+
+def read_upload(filename: str, data: bytes, options: UploadOptions = UploadOptions()) -> list[Document]:
+    """Documents in an uploaded file. Raises UnsupportedMedia (415) or Invalid (422) with the reason."""
+    name = _safe_name(filename)
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise UnsupportedMedia(f"{name}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    with tempfile.TemporaryDirectory(prefix="loupe-upload-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            return read_path(path, doc_id=name, text_column=options.text_column, id_column=options.id_column, encoding=options.encoding)
+        except UnsupportedFormat as exc:
+            raise UnsupportedMedia(f"{name}: {exc.reason}") from None
+        except ReadError as exc:
+            raise Invalid(f"{name}: {exc.reason}") from None
+
+
+def text_document(name: str, text: str) -> Document:
+    if not text.strip():
+        raise Invalid(f"{name}: the text is empty")
+    return Document(name, text, name, "txt", looks_like_transcript(text))
+
+
+def store_documents(
+    session: Session,
+    *,
+    project: Project,
+    documents: list[Document],
+    coder: Coder,
+    data: bytes,
+    segmentation: SegmentationConfig = SegmentationConfig(),
+    count_tokens: TokenCounter = approx_tokens,
+) -> list[DocumentRow]:
+    """Store the documents and their segments; refuses (409) a name the project already has."""
+    names = [d.id for d in documents]
+    clash = session.scalars(select(DocumentRow.name).where(DocumentRow.project_id == project.id, DocumentRow.name.in_(names))).first()
+    if clash is not None or len(set(names)) != len(names):
+        raise Conflict(f"project {project.id} already has a document named {clash or names[0]!r}; upload it under another name")
+    digest = hashlib.sha256(data).hexdigest()
+    rows = []
+    for doc in documents:
+        row = DocumentRow(
+            project_id=project.id, name=doc.id, format=doc.format, text=doc.text, sha256=digest,
+            is_transcript=doc.is_transcript, attributes=dict(doc.metadata), created_by=coder.id,
+        )
+        session.add(row)
+        session.flush()
+        segments = segment_document(doc, segmentation, count_tokens)
+        session.add_all(
+            SegmentRow(
+                project_id=project.id, document_id=row.id, ordinal=s.ordinal, start=s.start, end=s.end,
+                text=s.text, speaker=s.speaker, sentences=[[p.start, p.end] for p in s.sentences],
+            )
+            for s in segments
+        )
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def get_document(session: Session, project: Project, document_id: int) -> DocumentRow:
+    row = session.get(DocumentRow, document_id)
+    if row is None or row.project_id != project.id:
+        raise NotFound("document", document_id)
+    return row
+
+
+def list_documents(session: Session, project: Project, *, offset: int = 0, limit: int = 100) -> list[tuple[DocumentRow, int]]:
+    counts = (
+        select(SegmentRow.document_id, func.count().label("n")).where(SegmentRow.project_id == project.id).group_by(SegmentRow.document_id).subquery()
+    )
+    q = (
+        select(DocumentRow, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.document_id == DocumentRow.id)
+        .where(DocumentRow.project_id == project.id)
+        .order_by(DocumentRow.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(d, int(n)) for d, n in session.execute(q)]
+
+
+def list_segments(session: Session, project: Project, *, document_id: int | None, after: int = 0, limit: int = 100) -> list[SegmentRow]:
+    q = select(SegmentRow).where(SegmentRow.project_id == project.id, SegmentRow.id > after)
+    if document_id is not None:
+        get_document(session, project, document_id)
+        q = q.where(SegmentRow.document_id == document_id)
+    return list(session.scalars(q.order_by(SegmentRow.id).limit(limit)))
+
+
+def get_segment(session: Session, project: Project, segment_id: int) -> SegmentRow:
+    row = session.get(SegmentRow, segment_id)
+    if row is None or row.project_id != project.id:
+        raise NotFound("segment", segment_id)
+    return row
+
+
+def segment_counts(session: Session, document_ids: list[int]) -> dict[int, int]:
+    q = select(SegmentRow.document_id, func.count()).where(SegmentRow.document_id.in_(document_ids)).group_by(SegmentRow.document_id)
+    return {int(d): int(n) for d, n in session.execute(q)}

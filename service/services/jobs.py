@@ -1,0 +1,256 @@
+"""Long work as jobs: suggest (score a project's segments) and retrain (learn from decisions, then
+score again). A job row records status, progress, counts and errors; the runner is one thread in
+the server process.
+
+A job is safe to re-run after a crash: segment vectors are committed chunk by chunk (a restarted
+job encodes only what is missing, and the embedding cache makes even that cheap), suggestions are
+upserted on (segment, codebook, code), and a job found "running" at start-up is queued again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from models.base import Encoded, Segment, Span
+from models.classifiers.learned import Decision as Label, HeadConfig, LearnedHead, context_features
+from models.classifiers.review import rank_pairs
+from service.components import Pipeline
+from service.errors import NotFound
+from service.services.projects import as_codebook, current_codebook
+from service.storage.db import Database
+from service.storage.tables import CodebookVersion, Coder, Decision, Job, Project, SegmentRow, Suggestion, utcnow
+
+log = logging.getLogger("loupe.jobs")
+KINDS = ("suggest", "retrain")
+
+
+def enqueue(session: Session, *, project: Project, kind: str, coder: Coder | None = None) -> Job:
+    """Queue a job; a job of the same kind already queued for the project is returned instead."""
+    queued = session.scalar(select(Job).where(Job.project_id == project.id, Job.kind == kind, Job.status == "queued"))
+    if queued is not None:
+        return queued
+    last = session.scalar(select(func.max(Decision.id)).where(Decision.project_id == project.id)) or 0
+    job = Job(project_id=project.id, kind=kind, status="queued", params={"last_decision_id": int(last)}, created_by=coder.id if coder else None)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, project: Project, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.project_id != project.id:
+        raise NotFound("job", job_id)
+    return job
+
+
+def list_jobs(session: Session, project: Project) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(100)))
+
+
+@dataclass
+class _Segs:
+    ids: np.ndarray
+    segments: list[Segment]
+    doc_ids: list[int]
+    vectors: np.ndarray
+    skip: np.ndarray  # bool: speaker whose turns get no proposals
+    counts: dict = field(default_factory=dict)
+
+
+def _segment(row) -> Segment:  # type: ignore[no-untyped-def]
+    return Segment(str(row.id), str(row.document_id), row.ordinal, row.start, row.end, row.text, row.speaker,
+                   tuple(Span(a, b) for a, b in row.sentences))
+
+
+class JobRun:
+    """One job's work; see the module docstring."""
+
+    def __init__(self, db: Database, pipeline: Pipeline, job_id: int, chunk: int = 256) -> None:
+        self.db, self.pipeline, self.job_id, self.chunk = db, pipeline, job_id, chunk
+
+    def _progress(self, done: int | None = None, total: int | None = None, **counts: object) -> None:
+        with self.db.write() as s:
+            job = s.get(Job, self.job_id)
+            if done is not None:
+                job.done = done
+            if total is not None:
+                job.total = total
+            if counts:
+                job.counts = {**job.counts, **counts}
+
+    def run(self) -> None:
+        with self.db.read() as s:
+            job = s.get(Job, self.job_id)
+            project = s.get(Project, job.project_id)
+            book = current_codebook(s, project)
+            rows = s.execute(
+                select(SegmentRow.id, SegmentRow.document_id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end,
+                       SegmentRow.text, SegmentRow.speaker, SegmentRow.sentences, SegmentRow.vector_model)
+                .where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)
+            ).all()
+            entries = list(s.execute(select(Decision.segment_id, Decision.effects).where(Decision.project_id == project.id).order_by(Decision.id)))
+        codebook = as_codebook(book)
+        classifier = self.pipeline.classifier(codebook, project.threshold)
+        skip_names = {n.lower() for n in self.pipeline.settings.skip_speakers}
+        n = len(rows)
+        self._progress(done=0, total=2 * n if entries else n, segments=n, codebook_version=book.version)
+        segs = _Segs(
+            ids=np.array([r.id for r in rows], dtype=np.int64), segments=[_segment(r) for r in rows],
+            doc_ids=[r.document_id for r in rows], vectors=np.zeros((n, self.pipeline.embedder.dim), np.float32),
+            skip=np.array([bool(r.speaker) and r.speaker.lower() in skip_names for r in rows], dtype=bool),
+        )
+        prior = np.zeros((n, len(classifier.codes)), np.float32)
+        model_name = classifier.model_name
+        stats = {"new": 0, "updated": 0}
+        for lo in range(0, n, self.chunk):  # pass 1: vectors (stored when missing) and zero-shot scores
+            hi = min(n, lo + self.chunk)
+            encoded = self._encode(segs, lo, hi, [r.vector_model for r in rows[lo:hi]])
+            prior[lo:hi] = classifier.score(encoded)
+            if not entries:
+                self._store(segs, lo, hi, encoded, prior[lo:hi], classifier, book, model_name, stats)
+            self._progress(done=hi)
+        proba = prior
+        if entries:
+            proba, model_name, used = self._learn(segs, entries, prior, classifier.codes, codebook.fingerprint)
+            self._progress(decisions_used=used, model=model_name)
+            for lo in range(0, n, self.chunk):  # pass 2: proposals from the learned scores
+                hi = min(n, lo + self.chunk)
+                encoded = self.pipeline.embedder.encode_segments([s.text for s in segs.segments[lo:hi]], [s.sentences for s in segs.segments[lo:hi]])
+                self._store(segs, lo, hi, encoded, proba[lo:hi], classifier, book, model_name, stats)
+                self._progress(done=n + hi)
+        self._prioritise(project, book, segs, classifier.codes)
+        self._progress(model=model_name, suggestions_new=stats["new"], suggestions_updated=stats["updated"])
+
+    def _encode(self, segs: _Segs, lo: int, hi: int, stored_model: list[str | None]) -> Encoded:
+        chunk = segs.segments[lo:hi]
+        encoded = self.pipeline.embedder.encode_segments([s.text for s in chunk], [s.sentences for s in chunk])
+        segs.vectors[lo:hi] = encoded.vectors
+        model_id = self.pipeline.model_id
+        changed = [{"id": int(segs.ids[lo + k]), "vector": encoded.vectors[k].tobytes(), "vector_model": model_id}
+                   for k, m in enumerate(stored_model) if m != model_id]
+        if changed:
+            with self.db.write() as s:
+                s.execute(update(SegmentRow), changed)
+        return encoded
+
+    def _learn(self, segs: _Segs, entries: list, prior: np.ndarray, codes: list[str], fingerprint: str) -> tuple[np.ndarray, str, int]:
+        """Fit the head on every coder's latest decision per (segment, code); returns (proba, model name, labels used)."""
+        row_of = {int(i): k for k, i in enumerate(segs.ids)}
+        latest: dict[tuple[int, str], bool] = {}
+        for segment_id, effects in entries:
+            for code, applied in effects.items():
+                latest[(segment_id, code)] = bool(applied)
+        labels = [Label(row_of[sid], code, applied) for (sid, code), applied in latest.items() if sid in row_of]
+        features = context_features(segs.vectors, segs.doc_ids, [s.ordinal for s in segs.segments])
+        head = LearnedHead(codes, HeadConfig(seed=0)).fit(features, labels, prior)
+        return head.predict_proba(features, prior).astype(np.float32), f"learned-head:{fingerprint}:{len(labels)}", len(labels)
+
+    def _store(self, segs: _Segs, lo: int, hi: int, encoded: Encoded, scores: np.ndarray, classifier, book: CodebookVersion, model: str, stats: dict) -> None:  # type: ignore[no-untyped-def]
+        """Upsert the chunk's proposals; existing suggestions not proposed again get the new score."""
+        keep = [k for k in range(hi - lo) if not segs.skip[lo + k]]
+        if not keep:
+            return
+        chunk = [segs.segments[lo + k] for k in keep]
+        sub = Encoded(encoded.vectors[keep], [encoded.sentence_vectors[k] for k in keep])
+        proposals = classifier.propose_scores(chunk, sub, scores[keep])
+        col = {c: j for j, c in enumerate(classifier.codes)}
+        with self.db.write() as s:
+            ids = [int(seg.id) for seg in chunk]
+            existing = {(x.segment_id, x.code): x for x in s.scalars(
+                select(Suggestion).where(Suggestion.codebook_id == book.id, Suggestion.segment_id.in_(ids)))}
+            for k, seg, props in zip(keep, chunk, proposals):
+                sid = int(seg.id)
+                for p in props:
+                    ev = p.evidence
+                    evidence = {"sentence": ev.sentence, "start": ev.start, "end": ev.end, "matched": ev.matched,
+                                "matched_kind": ev.matched_kind, "similarity": round(ev.similarity, 4)}
+                    row = existing.pop((sid, p.code), None)
+                    if row is None:
+                        s.add(Suggestion(project_id=book.project_id, segment_id=sid, document_id=int(seg.document_id), codebook_id=book.id,
+                                         code=p.code, score=float(p.score), model=model, evidence=evidence, job_id=self.job_id))
+                        stats["new"] += 1
+                    else:
+                        row.score, row.model, row.evidence, row.job_id = float(p.score), model, evidence, self.job_id
+                        stats["updated"] += 1
+            for (sid, code), row in existing.items():
+                if code in col:
+                    row.score, row.model, row.job_id = float(scores[keep[ids.index(sid)], col[code]]), model, self.job_id
+                    stats["updated"] += 1
+
+    def _prioritise(self, project: Project, book: CodebookVersion, segs: _Segs, codes: list[str]) -> None:
+        with self.db.read() as s:
+            rows = s.execute(select(Suggestion.id, Suggestion.segment_id, Suggestion.code, Suggestion.score)
+                             .where(Suggestion.codebook_id == book.id).order_by(Suggestion.id)).all()
+            per_code = dict(s.execute(select(Decision.code, func.count()).where(Decision.project_id == project.id).group_by(Decision.code)).all())
+        if not rows:
+            return
+        row_of = {int(i): k for k, i in enumerate(segs.ids)}
+        code_ix = {c: j for j, c in enumerate(codes)}
+        keep = [r for r in rows if r.segment_id in row_of]
+        ranks = rank_pairs(
+            np.array([r.score for r in keep]), np.array([code_ix.get(r.code, -1) for r in keep]),
+            segs.vectors[[row_of[r.segment_id] for r in keep]], mode=project.queue_mode,  # type: ignore[arg-type]
+            decisions_per_code={code_ix[c]: int(v) for c, v in per_code.items() if c in code_ix},
+        )
+        with self.db.write() as s:
+            s.execute(update(Suggestion), [{"id": r.id, "priority": float(p)} for r, p in zip(keep, ranks)])
+
+
+class JobRunner:
+    """Runs queued jobs one at a time on a background thread."""
+
+    def __init__(self, db: Database, pipeline: Pipeline) -> None:
+        self.db, self.pipeline = db, pipeline
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self.db.write() as s:  # a job that was running when the process died runs again
+            s.execute(update(Job).where(Job.status == "running").values(status="queued"))
+        self._thread = threading.Thread(target=self._loop, name="loupe-jobs", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _claim(self) -> int | None:
+        with self.db.write() as s:
+            job = s.scalar(select(Job).where(Job.status == "queued").order_by(Job.id).limit(1))
+            if job is None:
+                return None
+            job.status, job.started_at, job.attempts, job.error = "running", utcnow(), job.attempts + 1, None
+            return job.id
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job_id = self._claim()
+            except Exception:  # the database went away for a moment: try again shortly
+                log.exception("could not claim a job")
+                job_id = None
+            if job_id is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                JobRun(self.db, self.pipeline, job_id, chunk=self.pipeline.settings.job_chunk).run()
+                status, error = "done", None
+            except Exception as exc:
+                log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+                status, error = "failed", f"{type(exc).__name__}: {exc}"
+            with self.db.write() as s:
+                s.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))

@@ -1,0 +1,199 @@
+"""The decision ledger: append-only entries, and the current coding derived from them.
+
+An entry is never updated or deleted. Its `effects` say what it did to its coder's coding of the
+segment ({code: applied}); the current coding of (segment, code, coder) is the effect of the latest
+entry that touched that code. Undo is an entry whose effects restore the states from before the
+entry it undoes. A client may send a `client_key`: sending the same key again returns the entry
+already stored instead of writing a second one, so a retry after a timeout or crash is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from service.errors import Conflict, Invalid, NotFound, ServiceError
+from service.services.projects import as_codebook, current_codebook
+from service.storage.tables import Coder, Decision, Job, Project, SegmentRow, Suggestion
+
+Verdict = Literal["accept", "reject", "replace", "add", "undo"]
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    verdict: Verdict
+    segment_id: int | None = None
+    code: str | None = None
+    new_code: str | None = None
+    suggestion_id: int | None = None
+    undoes: int | None = None
+    memo: str | None = None
+    client_key: str | None = None
+
+
+def _state_before(session: Session, *, coder_id: int, segment_id: int, before_id: int | None, codes: Iterable[str]) -> dict[str, bool]:
+    """Each code's applied state for (segment, coder) after the entries older than before_id."""
+    q = select(Decision.effects).where(Decision.coder_id == coder_id, Decision.segment_id == segment_id)
+    if before_id is not None:
+        q = q.where(Decision.id < before_id)
+    state = {c: False for c in codes}
+    for effects in session.scalars(q.order_by(Decision.id)):
+        for c, applied in effects.items():
+            if c in state:
+                state[c] = bool(applied)
+    return state
+
+
+def _same(existing: Decision, data: DecisionInput) -> bool:
+    return existing.verdict == data.verdict and (data.segment_id in (None, existing.segment_id)) and (
+        data.code in (None, existing.code)
+    ) and existing.new_code == data.new_code and existing.undoes_id == data.undoes
+
+
+def record(session: Session, *, project: Project, coder: Coder, data: DecisionInput) -> tuple[Decision, bool]:
+    """Append one entry to the ledger; returns (entry, created). created is False for a repeated client_key."""
+    if data.client_key is not None:
+        existing = session.scalar(select(Decision).where(Decision.coder_id == coder.id, Decision.client_key == data.client_key))
+        if existing is not None:
+            if not _same(existing, data):
+                raise Conflict(f"client_key {data.client_key!r} was already used for decision {existing.id}, with other contents")
+            return existing, False
+    book_row = current_codebook(session, project)
+    codebook = as_codebook(book_row)
+    suggestion = None
+    segment_id, code = data.segment_id, data.code
+    if data.suggestion_id is not None:
+        suggestion = session.get(Suggestion, data.suggestion_id)
+        if suggestion is None or suggestion.project_id != project.id:
+            raise NotFound("suggestion", data.suggestion_id)
+        if segment_id is not None and segment_id != suggestion.segment_id:
+            raise Invalid(f"suggestion {suggestion.id} is for segment {suggestion.segment_id}, not segment {segment_id}")
+        if code is not None and code != suggestion.code and data.verdict != "add":
+            raise Invalid(f"suggestion {suggestion.id} is for code {suggestion.code!r}, not {code!r}")
+        segment_id = suggestion.segment_id
+        code = code or suggestion.code
+    undone = None
+    if data.verdict == "undo":
+        if data.undoes is None:
+            raise Invalid("an undo names the decision it undoes in 'undoes'")
+        undone = session.get(Decision, data.undoes)
+        if undone is None or undone.project_id != project.id or undone.coder_id != coder.id:
+            raise NotFound("decision of this coder", data.undoes)
+        segment_id, code = undone.segment_id, undone.code
+    if segment_id is None:
+        raise Invalid("say which segment: send segment_id or suggestion_id")
+    segment = session.get(SegmentRow, segment_id)
+    if segment is None or segment.project_id != project.id:
+        raise NotFound("segment", segment_id)
+    if code is None:
+        raise Invalid("say which code: send code (or suggestion_id)")
+
+    if data.verdict in ("accept", "reject"):
+        effects = {code: data.verdict == "accept"}
+    elif data.verdict == "add":
+        effects = {code: True}
+    elif data.verdict == "replace":
+        if not data.new_code:
+            raise Invalid("a replace names the code that applies instead in 'new_code'")
+        if data.new_code == code:
+            raise Invalid("new_code is the code being replaced")
+        effects = {code: False, data.new_code: True}
+    else:
+        assert undone is not None
+        effects = _state_before(session, coder_id=coder.id, segment_id=segment_id, before_id=undone.id, codes=undone.effects)
+    for c, applied in effects.items():
+        if applied and c not in codebook.codes:
+            raise Invalid(f"unknown code {c!r} in codebook version {book_row.version}; known codes: {', '.join(codebook.codes)}")
+
+    entry = Decision(
+        project_id=project.id, segment_id=segment_id, coder_id=coder.id, verdict=data.verdict, code=code,
+        new_code=data.new_code if data.verdict == "replace" else None, effects=effects, codebook_id=book_row.id,
+        suggestion_id=suggestion.id if suggestion else None,
+        suggested_score=suggestion.score if suggestion else None, suggested_model=suggestion.model if suggestion else None,
+        undoes_id=undone.id if undone else None, memo=data.memo, client_key=data.client_key,
+    )
+    session.add(entry)
+    session.flush()
+    return entry, True
+
+
+@dataclass
+class BulkResult:
+    index: int
+    status: int
+    decision: Decision | None = None
+    error: str | None = None
+    detail: str | None = None
+
+
+def record_many(session: Session, *, project: Project, coder: Coder, items: list[DecisionInput]) -> list[BulkResult]:
+    """Each item in its own savepoint: a bad item reports its error, the others are stored."""
+    out = []
+    for i, data in enumerate(items):
+        try:
+            with session.begin_nested():
+                entry, created = record(session, project=project, coder=coder, data=data)
+            out.append(BulkResult(i, 201 if created else 200, entry))
+        except ServiceError as exc:
+            out.append(BulkResult(i, exc.status, error=exc.kind, detail=exc.detail))
+    return out
+
+
+def retrain_due(session: Session, project: Project) -> bool:
+    """True when `retrain_every` decisions arrived since the last retrain job was queued."""
+    if project.retrain_every <= 0:
+        return False
+    last = session.execute(
+        select(Job.status, Job.params).where(Job.project_id == project.id, Job.kind == "retrain").order_by(Job.id.desc()).limit(1)
+    ).first()
+    if last is not None and last.status in ("queued", "running"):
+        return False
+    since = int(last.params.get("last_decision_id", 0)) if last is not None else 0
+    n = session.scalar(select(func.count()).select_from(Decision).where(Decision.project_id == project.id, Decision.id > since))
+    return int(n or 0) >= project.retrain_every
+
+
+def entries(
+    session: Session, *, project: Project, coder_ids: list[int] | None, segment_id: int | None = None, after: int = 0, limit: int | None = 100
+) -> list[Decision]:
+    q = select(Decision).where(Decision.project_id == project.id, Decision.id > after)
+    if coder_ids is not None:
+        q = q.where(Decision.coder_id.in_(coder_ids))
+    if segment_id is not None:
+        q = q.where(Decision.segment_id == segment_id)
+    q = q.order_by(Decision.id)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(session.scalars(q))
+
+
+def get_entry(session: Session, *, project: Project, decision_id: int) -> Decision:
+    row = session.get(Decision, decision_id)
+    if row is None or row.project_id != project.id:
+        raise NotFound("decision", decision_id)
+    return row
+
+
+def fold(rows: Iterable[Decision]) -> dict[tuple[int, int], dict[str, bool]]:
+    """{(segment_id, coder_id): {code: applied}} after the entries, in id order."""
+    state: dict[tuple[int, int], dict[str, bool]] = {}
+    for d in sorted(rows, key=lambda r: r.id):
+        state.setdefault((d.segment_id, d.coder_id), {}).update({c: bool(v) for c, v in d.effects.items()})
+    return state
+
+
+def current_codings(session: Session, *, project: Project, coder_ids: list[int] | None = None) -> dict[tuple[int, int], dict[str, bool]]:
+    """The current coding of every (segment, coder) with at least one entry (codes decided either way)."""
+    return fold(entries(session, project=project, coder_ids=coder_ids, limit=None))
+
+
+def touched_by(coder_id: int, code_column, segment_column):  # type: ignore[no-untyped-def]
+    """SQL: the coder has an entry for (segment, code) (as its code or its replacement)."""
+    return (
+        select(Decision.id)
+        .where(Decision.coder_id == coder_id, Decision.segment_id == segment_column, or_(Decision.code == code_column, Decision.new_code == code_column))
+        .exists()
+    )

@@ -1,0 +1,162 @@
+"""Projects, coders and their tokens, and versioned codebooks.
+
+A token is shown once, when its coder is created; only its sha256 is stored. Tokens carry 256
+bits of randomness, so a fast hash is the right one (a slow password hash protects guessable
+secrets, and would cost every request milliseconds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.codebook import Codebook, CodebookError, parse_codebook, seed_codebook
+from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from service.storage.tables import Coder, CodebookVersion, Project
+
+ROLES = ("owner", "coder")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "lp_" + secrets.token_urlsafe(32)
+
+
+def authenticate(session: Session, token: str | None) -> Coder:
+    if not token:
+        raise Unauthorized("send 'Authorization: Bearer <token>' (tokens are given when a coder is created)")
+    coder = session.scalar(select(Coder).where(Coder.token_hash == hash_token(token)))
+    if coder is None or not coder.active:
+        raise Unauthorized("this token is not valid")
+    return coder
+
+
+def get_project(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound("project", project_id)
+    return project
+
+
+def member_project(session: Session, coder: Coder, project_id: int, *, owner: bool = False) -> Project:
+    """The project, if `coder` belongs to it (and is its owner when `owner`); else 404/403."""
+    project = get_project(session, project_id)
+    if coder.project_id != project.id:
+        raise Forbidden(f"coder {coder.name!r} is not a member of project {project_id}")
+    if owner and coder.role != "owner":
+        raise Forbidden(f"only the project's owner can do this; {coder.name!r} is a {coder.role}")
+    return project
+
+
+def create_project(
+    session: Session,
+    *,
+    name: str,
+    owner_name: str,
+    description: str = "",
+    blind: bool = False,
+    hide_suggestions: bool = False,
+    queue_mode: str = "information",
+    retrain_every: int = 50,
+    threshold: float = 0.5,
+    codebook: dict | None = None,
+) -> tuple[Project, Coder, str]:
+    """A new project with its owner (whose token is returned) and codebook version 1 (the seed by default)."""
+    project = Project(
+        name=name, description=description, blind=blind, hide_suggestions=hide_suggestions,
+        queue_mode=queue_mode, retrain_every=retrain_every, threshold=threshold,
+    )
+    session.add(project)
+    session.flush()
+    owner, token = add_coder(session, project=project, name=owner_name, role="owner")
+    add_codebook_version(session, project=project, data=codebook, coder=owner)
+    return project, owner, token
+
+
+def add_coder(session: Session, *, project: Project, name: str, role: str) -> tuple[Coder, str]:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if session.scalar(select(Coder.id).where(Coder.project_id == project.id, Coder.name == name)) is not None:
+        raise Conflict(f"project {project.id} already has a coder named {name!r}")
+    token = new_token()
+    coder = Coder(project_id=project.id, name=name, role=role, token_hash=hash_token(token))
+    session.add(coder)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"project {project.id} already has a coder named {name!r}") from None
+    return coder, token
+
+
+def list_coders(session: Session, project: Project) -> list[Coder]:
+    return list(session.scalars(select(Coder).where(Coder.project_id == project.id).order_by(Coder.id)))
+
+
+def get_coder(session: Session, project: Project, coder_id: int) -> Coder:
+    coder = session.get(Coder, coder_id)
+    if coder is None or coder.project_id != project.id:
+        raise NotFound("coder", coder_id)
+    return coder
+
+
+def current_codebook(session: Session, project: Project) -> CodebookVersion:
+    row = session.scalar(
+        select(CodebookVersion).where(CodebookVersion.project_id == project.id).order_by(CodebookVersion.version.desc()).limit(1)
+    )
+    if row is None:  # every project is created with version 1
+        raise NotFound("codebook of project", project.id)
+    return row
+
+
+def codebook_versions(session: Session, project: Project) -> list[CodebookVersion]:
+    return list(session.scalars(select(CodebookVersion).where(CodebookVersion.project_id == project.id).order_by(CodebookVersion.version)))
+
+
+def get_codebook_version(session: Session, project: Project, version: int) -> CodebookVersion:
+    row = session.scalar(select(CodebookVersion).where(CodebookVersion.project_id == project.id, CodebookVersion.version == version))
+    if row is None:
+        raise NotFound("codebook version", version)
+    return row
+
+
+def parse(data: dict | None) -> Codebook:
+    """The Codebook for a stored or submitted document (None: the seed codebook). Raises Invalid."""
+    if data is None:
+        return seed_codebook()
+    try:
+        return parse_codebook(data, origin="the codebook")
+    except CodebookError as exc:
+        raise Invalid(str(exc)) from None
+
+
+_PARSED: dict[str, Codebook] = {}  # by fingerprint: a stored version never changes
+
+
+def as_codebook(row: CodebookVersion) -> Codebook:
+    codebook = _PARSED.get(row.fingerprint)
+    if codebook is None:
+        codebook = _PARSED.setdefault(row.fingerprint, parse(row.content))
+    return codebook
+
+
+def add_codebook_version(session: Session, *, project: Project, data: dict | None, coder: Coder | None) -> CodebookVersion:
+    """Store `data` as the project's next codebook version; an unchanged codebook makes no new version."""
+    codebook = parse(data)
+    last = session.scalar(select(func.max(CodebookVersion.version)).where(CodebookVersion.project_id == project.id))
+    if last is not None:
+        current = current_codebook(session, project)
+        if current.fingerprint == codebook.fingerprint:
+            return current
+    row = CodebookVersion(
+        project_id=project.id, version=(last or 0) + 1, name=codebook.name,
+        content=codebook.source, fingerprint=codebook.fingerprint, created_by=coder.id if coder else None,
+    )
+    session.add(row)
+    session.flush()
+    return row

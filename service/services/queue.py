@@ -1,0 +1,146 @@
+"""The review queue: the next suggestions for one coder, most informative first.
+
+Order: the suggestion's `priority` (its rank in the classifier's review order, recomputed by every
+suggest and retrain job), then id. Suggestions the coder has already decided (for that segment and
+code) drop out. Pages are keyset-paginated: the cursor is the (priority, id) of the last item, so
+a page never repeats or skips an item because others were decided meanwhile.
+
+In a blind project whose suggestions are hidden, a coder's queue is the segments they have not yet
+coded, in document order, with no model output: independent double-coding.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from models.classifiers.review import nearest_accepted
+from service.errors import Invalid
+from service.services.ledger import touched_by
+from service.services.projects import current_codebook
+from service.storage.tables import Coder, Decision, Project, SegmentRow, Suggestion
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    code: str | None = None  # this code and its sub-codes
+    document_id: int | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+
+
+@dataclass
+class QueueItem:
+    segment: SegmentRow
+    suggestion: Suggestion | None
+    nearest: list[dict]
+
+
+def encode_cursor(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, n: int) -> list:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != n:
+            raise ValueError
+        return values
+    except ValueError:
+        raise Invalid("cursor is not one this server gave out; start again without it") from None
+
+
+def hides_suggestions(project: Project, coder: Coder) -> bool:
+    return project.blind and project.hide_suggestions and coder.role != "owner"
+
+
+def queue(
+    session: Session, *, project: Project, coder: Coder, filters: QueueFilter, cursor: str | None, limit: int, evidence: bool = True
+) -> tuple[list[QueueItem], str | None]:
+    if hides_suggestions(project, coder):
+        return _segments_to_code(session, project=project, coder=coder, filters=filters, cursor=cursor, limit=limit)
+    book = current_codebook(session, project)
+    q = (
+        select(Suggestion, SegmentRow)
+        .join(SegmentRow, SegmentRow.id == Suggestion.segment_id)
+        .where(Suggestion.project_id == project.id, Suggestion.codebook_id == book.id)
+        .where(~touched_by(coder.id, Suggestion.code, Suggestion.segment_id))
+    )
+    if filters.code:
+        q = q.where(or_(Suggestion.code == filters.code, Suggestion.code.startswith(filters.code + "/")))
+    if filters.document_id is not None:
+        q = q.where(Suggestion.document_id == filters.document_id)
+    if filters.min_score is not None:
+        q = q.where(Suggestion.score >= filters.min_score)
+    if filters.max_score is not None:
+        q = q.where(Suggestion.score <= filters.max_score)
+    if cursor:
+        prio, last = decode_cursor(cursor, 2)
+        q = q.where(or_(Suggestion.priority > prio, and_(Suggestion.priority == prio, Suggestion.id > last)))
+    rows = session.execute(q.order_by(Suggestion.priority, Suggestion.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nearest = _nearest(session, project=project, coder=coder, pairs=[(s.segment_id, s.code) for s, _ in rows]) if evidence else {}
+    items = [QueueItem(seg, s, nearest.get((s.segment_id, s.code), [])) for s, seg in rows]
+    next_cursor = encode_cursor([rows[-1][0].priority, rows[-1][0].id]) if more and rows else None
+    return items, next_cursor
+
+
+def _segments_to_code(
+    session: Session, *, project: Project, coder: Coder, filters: QueueFilter, cursor: str | None, limit: int
+) -> tuple[list[QueueItem], str | None]:
+    coded = select(Decision.id).where(Decision.coder_id == coder.id, Decision.segment_id == SegmentRow.id).exists()
+    q = select(SegmentRow).where(SegmentRow.project_id == project.id, ~coded)
+    if filters.document_id is not None:
+        q = q.where(SegmentRow.document_id == filters.document_id)
+    if cursor:
+        (last,) = decode_cursor(cursor, 1)
+        q = q.where(SegmentRow.id > last)
+    rows = list(session.scalars(q.order_by(SegmentRow.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [QueueItem(s, None, []) for s in rows], (encode_cursor([rows[-1].id]) if more and rows else None)
+
+
+def _nearest(session: Session, *, project: Project, coder: Coder, pairs: list[tuple[int, str]], k: int = 3, pool: int = 2000) -> dict:
+    """Evidence: for each (segment, code), the k most similar segments already accepted for the code.
+
+    Accepted = the current coding applies the code (by any coder, or by this coder alone in blind
+    mode); the latest `pool` entries touching the page's codes are considered.
+    """
+    codes = sorted({c for _, c in pairs})
+    if not codes:
+        return {}
+    q = select(Decision.segment_id, Decision.coder_id, Decision.effects).where(
+        Decision.project_id == project.id, or_(Decision.code.in_(codes), Decision.new_code.in_(codes))
+    )
+    if project.blind and coder.role != "owner":
+        q = q.where(Decision.coder_id == coder.id)
+    state: dict[tuple[int, int, str], bool] = {}
+    for seg, who, effects in reversed(session.execute(q.order_by(Decision.id.desc()).limit(pool)).all()):
+        for c, applied in effects.items():
+            state[(seg, who, c)] = bool(applied)
+    accepted: dict[str, list[int]] = {}
+    for (seg, _, c), applied in state.items():
+        if applied and c in codes and seg not in accepted.setdefault(c, []):
+            accepted[c].append(seg)
+    wanted = {s for s, _ in pairs} | {s for segs in accepted.values() for s in segs}
+    if not any(accepted.values()):
+        return {}
+    found = session.execute(select(SegmentRow.id, SegmentRow.text, SegmentRow.vector).where(SegmentRow.id.in_(wanted))).all()
+    rows = {sid: (text, vec) for sid, text, vec in found if vec is not None}
+    out: dict[tuple[int, str], list[dict]] = {}
+    for seg, code in pairs:
+        acc = [s for s in accepted.get(code, []) if s in rows and s != seg]
+        if seg not in rows or not acc:
+            continue
+        ids = [seg] + acc
+        vectors = np.vstack([np.frombuffer(rows[s][1], dtype=np.float32) for s in ids])
+        (hits,) = nearest_accepted(vectors, list(range(1, len(ids))), [0], k=k)
+        out[(seg, code)] = [{"segment_id": ids[r], "text": rows[ids[r]][0], "similarity": round(sim, 4)} for r, sim in hits]
+    return out

@@ -1,0 +1,199 @@
+"""The database tables (SQLAlchemy 2 declarative). Migrations live in storage/migrations.
+
+Shape of the domain (house style): a Project holds Documents, split into Segments with exact
+offsets; a Codebook is versioned (editing makes a new row); a Suggestion is what a model proposed
+for (segment, code) under one codebook version; a Decision is one entry of the append-only ledger
+of what a named coder did. Decisions are never updated or deleted: undo is a new entry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores no zone; it is added back on load)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        return value.astimezone(timezone.utc) if value is not None and value.tzinfo else value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    blind: Mapped[bool] = mapped_column(Boolean, default=False)
+    hide_suggestions: Mapped[bool] = mapped_column(Boolean, default=False)
+    queue_mode: Mapped[str] = mapped_column(String(20), default="information")
+    retrain_every: Mapped[int] = mapped_column(Integer, default=50)
+    threshold: Mapped[float] = mapped_column(Float, default=0.5)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Coder(Base):
+    __tablename__ = "coders"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # owner | coder
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CodebookVersion(Base):
+    __tablename__ = "codebooks"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict] = mapped_column(JSON)  # the codebook file format, as parsed
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DocumentRow(Base):
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    format: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    is_transcript: Mapped[bool] = mapped_column(Boolean, default=False)
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SegmentRow(Base):
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("document_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    speaker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sentences: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end], ...] relative to text
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32, L2-normalised
+    vector_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Suggestion(Base):
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        UniqueConstraint("segment_id", "codebook_id", "code"),
+        Index("ix_suggestions_queue", "project_id", "codebook_id", "priority", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    codebook_id: Mapped[int] = mapped_column(ForeignKey("codebooks.id"))
+    code: Mapped[str] = mapped_column(String(500))
+    score: Mapped[float] = mapped_column(Float)
+    priority: Mapped[float] = mapped_column(Float, default=0.0)  # review rank: lower comes first
+    model: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[dict] = mapped_column(JSON)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Decision(Base):
+    """One ledger entry. Never updated, never deleted.
+
+    `effects` is what the entry did to the coder's coding of the segment: {code: true|false}
+    (accept/add: {code: true}; reject: {code: false}; replace: {code: false, new_code: true};
+    undo: the states from before the undone entry). The current coding is the fold of effects in
+    id order, per (segment, coder).
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("coder_id", "client_key"),
+        Index("ix_decisions_coder_segment", "coder_id", "segment_id"),
+        Index("ix_decisions_project", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    coder_id: Mapped[int] = mapped_column(ForeignKey("coders.id"))
+    verdict: Mapped[str] = mapped_column(String(20))  # accept | reject | replace | add | undo
+    code: Mapped[str] = mapped_column(String(500))
+    new_code: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    effects: Mapped[dict] = mapped_column(JSON)
+    codebook_id: Mapped[int] = mapped_column(ForeignKey("codebooks.id"))
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), nullable=True)
+    suggested_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    suggested_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    undoes_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), nullable=True)
+    memo: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # suggest | retrain
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued running done failed
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
