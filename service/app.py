@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from models.base import LoupeError
 from service.errors import ServiceError
@@ -58,7 +59,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(409, "conflict", "the change conflicts with stored data (a duplicate or a missing reference)")
 
     @app.exception_handler(OperationalError)
-    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+    @app.exception_handler(PoolTimeout)
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
         log.error("database error: %s", exc)
         return _error(503, "database_unavailable", "the database could not complete the request; try again")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy.exc import IntegrityError
 
 from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, OwnerDep, RunnerDep, SessionDep
 from service.errors import Forbidden, NotFound
@@ -109,8 +110,15 @@ def _after_write(project, db, runner) -> None:  # type: ignore[no-untyped-def]
 def decide(project: MemberDep, coder: CoderDep, db: DbDep, runner: RunnerDep, body: DecisionCreate, response: Response) -> Any:
     """Record a decision: accept, reject, replace (new_code), add a code, or undo an earlier decision.
     The ledger is append-only; the answer is 201 once the entry is durably stored."""
-    with db.write() as session:
-        entry, created = ledger.record(session, project=project, coder=coder, data=_input(body))
+    try:
+        with db.write() as session:
+            entry, created = ledger.record(session, project=project, coder=coder, data=_input(body))
+    except IntegrityError:
+        if body.client_key is None:
+            raise
+        # the same client_key arrived twice at once (PostgreSQL): the other request stored it
+        with db.write() as session:
+            entry, created = ledger.record(session, project=project, coder=coder, data=_input(body))
     if not created:
         response.status_code = status.HTTP_200_OK
     else:

@@ -39,7 +39,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def make_engine(url: str, *, immediate: bool = False, pool_size: int = 20) -> Engine:
+READ_POOL = 20  # pool_size; with max_overflow = pool_size, up to 40 connections
+
+
+def make_engine(url: str, *, immediate: bool = False, pool_size: int = READ_POOL) -> Engine:
     """An engine for `url`; on SQLite, `immediate` makes every transaction BEGIN IMMEDIATE."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
@@ -72,11 +75,14 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        # A request may hold a read session (auth, lookups) and a write session at once, so reads and
+        # writes have pools of their own, each as large as the server's thread pool (40): no request
+        # can wait on a connection that another waiting request holds.
+        self.engine = make_engine(url, pool_size=READ_POOL)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite: writes are serialised by the lock below, so a small pool of IMMEDIATE connections
-        self._write_engine = make_engine(url, immediate=True, pool_size=2) if self.is_sqlite else self.engine
+        # SQLite writes are serialised by the lock below, so a small pool of IMMEDIATE connections does
+        self._write_engine = make_engine(url, immediate=True, pool_size=2 if self.is_sqlite else READ_POOL)
         self._write_factory = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
 
