@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Path, UploadFile, status
 
-from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, OwnerDep, SessionDep, SettingsDep, TokenDep
+from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, OwnerDep, RunnerDep, SessionDep, SettingsDep, TokenDep
 from service.errors import Invalid, Unauthorized
 from service.schemas.projects import (
     CodebookRead,
@@ -99,16 +99,17 @@ def replace_codebook(
     project: OwnerDep,
     coder: CoderDep,
     db: DbDep,
+    runner: RunnerDep,
     body: Annotated[dict[str, Any], Body(examples=[{"name": "My codebook", "codes": [{"id": "trust", "name": "Trust", "definition": "Confidence in another party."}]}])],
 ) -> Any:
-    """Store an edited codebook as a new version (the codebook file format as JSON). Suggestions
-    and decisions keep the version they were made under; an unchanged codebook makes no new version."""
-    with db.write() as session:
-        return svc.add_codebook_version(session, project=project, data=body, coder=coder)
+    """Store an edited codebook as a new version (the codebook file format as JSON) and queue a
+    suggest job under it. Suggestions and decisions keep the version they were made under; an
+    unchanged codebook makes no new version."""
+    return _new_version(project, coder, db, runner, body)
 
 
 @router.post("/projects/{project_id}/codebook/file", response_model=CodebookRead, tags=["codebooks"])
-async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, settings: SettingsDep, file: UploadFile = File(description="a .yaml, .yml or .json codebook file")) -> Any:
+async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep, settings: SettingsDep, file: UploadFile = File(description="a .yaml, .yml or .json codebook file")) -> Any:
     """Import a codebook file as a new version."""
     import yaml
 
@@ -121,6 +122,18 @@ async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, setting
         raise Invalid(f"{file.filename}: not a readable YAML/JSON codebook ({exc.__class__.__name__}: {str(exc)[:200]})") from None
     if not isinstance(parsed, dict):
         raise Invalid(f"{file.filename}: a codebook file holds a mapping with 'name' and 'codes'")
+    return _new_version(project, coder, db, runner, parsed)
+
+
+def _new_version(project, coder, db, runner, data: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Store the version; a new one queues a suggest job, so the queue fills under the new codebook."""
+    from service.services.jobs import enqueue
+
     with db.write() as session:
-        return svc.add_codebook_version(session, project=project, data=parsed, coder=coder)
+        before = svc.current_codebook(session, project).id
+        row = svc.add_codebook_version(session, project=project, data=data, coder=coder)
+        if row.id != before:
+            enqueue(session, project=project, kind="suggest", coder=coder)
+    runner.notify()
+    return row
 
