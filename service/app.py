@@ -58,6 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         return _error(409, "conflict", "the change conflicts with stored data (a duplicate or a missing reference)")
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return _error(500, "internal_error", f"an unexpected {type(exc).__name__}; the server log has the details")
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _database(_: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.components import Pipeline
 from service.errors import NotReady
+from service.schemas.projects import MAX_ID
 from service.services.jobs import JobRunner
 from service.services.projects import authenticate, member_project
 from service.settings import Settings
@@ -58,7 +59,6 @@ CoderDep = Annotated[Coder, Depends(current_coder)]
 TokenDep = Annotated[str | None, Depends(token)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
-MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL
 ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="project id")]
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.schemas.projects import Read, SegmentRead
+from service.schemas.projects import MAX_ID, Read, SegmentRead
 
 
 class EvidenceRead(BaseModel):
@@ -63,11 +63,11 @@ class DecisionCreate(BaseModel):
     )
 
     verdict: Literal["accept", "reject", "replace", "add", "undo"]
-    suggestion_id: int | None = Field(None, description="the suggestion answered (gives segment and code)")
-    segment_id: int | None = None
+    suggestion_id: int | None = Field(None, ge=1, le=MAX_ID, description="the suggestion answered (gives segment and code)")
+    segment_id: int | None = Field(None, ge=1, le=MAX_ID)
     code: str | None = Field(None, max_length=500, description="the code decided (default: the suggestion's)")
     new_code: str | None = Field(None, max_length=500, description="replace: the code that applies instead")
-    undoes: int | None = Field(None, description="undo: the id of your decision to undo")
+    undoes: int | None = Field(None, ge=1, le=MAX_ID, description="undo: the id of your decision to undo")
     memo: str | None = Field(None, max_length=20_000)
     client_key: str | None = Field(None, max_length=100, description="idempotency key: a retry with the same key returns the stored decision")
 

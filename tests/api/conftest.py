@@ -1,6 +1,6 @@
 """Fixtures for HTTP tests: a real `loupe serve` process (uvicorn) on a free port, on SQLite or
-on a fresh PostgreSQL database (LOUPE_TEST_POSTGRES, default postgresql+psycopg://postgres@127.0.0.1:5432/test;
-.ci/run makes sure such a server answers)."""
+on a fresh PostgreSQL database made for the test (LOUPE_TEST_POSTGRES names the server to make it
+on, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres; .ci/run makes sure one answers)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, SAMPLE
 
-PG_ADMIN = os.environ.get("LOUPE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get("LOUPE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TRANSCRIPTS = [SAMPLE / "p01_commissioner.txt", SAMPLE / "p05_volunteer_coordinator.vtt", SAMPLE / "p06_discharge_manager.srt"]
 
 
@@ -85,6 +85,8 @@ def postgres_database() -> tuple[str, callable]:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError as exc:
         admin.dispose()
+        if os.environ.get("LOUPE_REQUIRE_POSTGRES"):
+            raise
         pytest.skip(f"no PostgreSQL server at {PG_ADMIN} ({str(exc).splitlines()[0]}); .ci/run starts one")
     url = admin.url.set(database=name).render_as_string(hide_password=False)
 
