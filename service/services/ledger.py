@@ -110,7 +110,8 @@ def record(session: Session, *, project: Project, coder: Coder, data: DecisionIn
 
     entry = Decision(
         project_id=project.id, segment_id=segment_id, coder_id=coder.id, verdict=data.verdict, code=code,
-        new_code=data.new_code if data.verdict == "replace" else None, effects=effects, codebook_id=book_row.id,
+        new_code=data.new_code if data.verdict == "replace" else (undone.new_code if undone else None),
+        effects=effects, codebook_id=book_row.id,
         suggestion_id=suggestion.id if suggestion else None,
         suggested_score=suggestion.score if suggestion else None, suggested_model=suggestion.model if suggestion else None,
         undoes_id=undone.id if undone else None, memo=data.memo, client_key=data.client_key,

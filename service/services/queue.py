@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from models.classifiers.review import nearest_accepted
@@ -81,7 +83,7 @@ def queue(
         q = q.where(Suggestion.score <= filters.max_score)
     if cursor:
         prio, last = decode_cursor(cursor, 2)
-        q = q.where(or_(Suggestion.priority > prio, and_(Suggestion.priority == prio, Suggestion.id > last)))
+        q = q.where(tuple_(Suggestion.priority, Suggestion.id) > tuple_(prio, last))
     rows = session.execute(q.order_by(Suggestion.priority, Suggestion.id).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
@@ -107,40 +109,88 @@ def _segments_to_code(
     return [QueueItem(s, None, []) for s in rows], (encode_cursor([rows[-1].id]) if more and rows else None)
 
 
-def _nearest(session: Session, *, project: Project, coder: Coder, pairs: list[tuple[int, str]], k: int = 3, pool: int = 2000) -> dict:
-    """Evidence: for each (segment, code), the k most similar segments already accepted for the code.
+class VectorCache:
+    """Segment vectors by (database, segment id), most recently used kept: a segment's vector is
+    written once by a job and never changes under the server's model, so it is read from the
+    database once. Bounded: `capacity` vectors (about 1.5 kB each for a 384-d model)."""
 
-    Accepted = the current coding applies the code (by any coder, or by this coder alone in blind
-    mode); the latest `pool` entries touching the page's codes are considered.
-    """
-    codes = sorted({c for _, c in pairs})
-    if not codes:
-        return {}
-    q = select(Decision.segment_id, Decision.coder_id, Decision.effects).where(
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, ids: set[int]) -> dict[int, np.ndarray]:
+        key = str(session.get_bind().url)
+        out: dict[int, np.ndarray] = {}
+        with self._lock:
+            for i in ids:
+                v = self._data.get((key, i))
+                if v is not None:
+                    self._data.move_to_end((key, i))
+                    out[i] = v
+        missing = [i for i in ids if i not in out]
+        if missing:
+            found = session.execute(select(SegmentRow.id, SegmentRow.vector).where(SegmentRow.id.in_(missing), SegmentRow.vector.is_not(None))).all()
+            with self._lock:
+                for i, blob in found:
+                    out[i] = self._data[(key, i)] = np.frombuffer(blob, dtype=np.float32)
+                while len(self._data) > self.capacity:
+                    self._data.popitem(last=False)
+        return out
+
+
+VECTORS = VectorCache()
+
+
+def _accepted(session: Session, *, project: Project, coder: Coder, codes: list[str], pool: int, per_code: int) -> dict[str, list[int]]:
+    """{code: segments whose current coding applies it}, most recent first, from the latest `pool`
+    entries touching the codes (by any coder, or by this coder alone in blind mode). Read from
+    columns; only undo entries need their stored effects."""
+    q = select(Decision.id, Decision.segment_id, Decision.coder_id, Decision.verdict, Decision.code, Decision.new_code).where(
         Decision.project_id == project.id, or_(Decision.code.in_(codes), Decision.new_code.in_(codes))
     )
     if project.blind and coder.role != "owner":
         q = q.where(Decision.coder_id == coder.id)
-    state: dict[tuple[int, int, str], bool] = {}
-    for seg, who, effects in reversed(session.execute(q.order_by(Decision.id.desc()).limit(pool)).all()):
-        for c, applied in effects.items():
-            state[(seg, who, c)] = bool(applied)
-    accepted: dict[str, list[int]] = {}
-    for (seg, _, c), applied in state.items():
-        if applied and c in codes and seg not in accepted.setdefault(c, []):
-            accepted[c].append(seg)
-    wanted = {s for s, _ in pairs} | {s for segs in accepted.values() for s in segs}
+    rows = session.execute(q.order_by(Decision.id.desc()).limit(pool)).all()
+    undo_ids = [r.id for r in rows if r.verdict == "undo"]
+    undone = dict(session.execute(select(Decision.id, Decision.effects).where(Decision.id.in_(undo_ids))).all()) if undo_ids else {}
+    seen: set[tuple[int, int, str]] = set()
+    out: dict[str, dict[int, None]] = {c: {} for c in codes}  # insertion-ordered sets
+    for rid, seg, who, verdict, code, new_code in rows:  # newest first: the first entry per (segment, coder, code) is current
+        for c, applied in ((code, verdict in ("accept", "add")), (new_code, True)):
+            if c is None or c not in out or (seg, who, c) in seen:
+                continue
+            seen.add((seg, who, c))
+            if verdict == "undo":
+                applied = bool(undone[rid].get(c, False))
+            if applied and len(out[c]) < per_code:
+                out[c][seg] = None
+    return {c: list(segs) for c, segs in out.items()}
+
+
+def _nearest(session: Session, *, project: Project, coder: Coder, pairs: list[tuple[int, str]], k: int = 3, pool: int = 5000, per_code: int = 500) -> dict:
+    """Evidence: for each (segment, code), the k most similar segments already accepted for the code."""
+    codes = sorted({c for _, c in pairs})
+    if not codes:
+        return {}
+    accepted = _accepted(session, project=project, coder=coder, codes=codes, pool=pool, per_code=per_code)
     if not any(accepted.values()):
         return {}
-    found = session.execute(select(SegmentRow.id, SegmentRow.text, SegmentRow.vector).where(SegmentRow.id.in_(wanted))).all()
-    rows = {sid: (text, vec) for sid, text, vec in found if vec is not None}
+    vectors = VECTORS.get(session, {s for s, _ in pairs} | {s for segs in accepted.values() for s in segs})
     out: dict[tuple[int, str], list[dict]] = {}
-    for seg, code in pairs:
-        acc = [s for s in accepted.get(code, []) if s in rows and s != seg]
-        if seg not in rows or not acc:
+    hits_by_pair: dict[tuple[int, str], list[tuple[int, float]]] = {}
+    for code in codes:
+        acc = [s for s in accepted[code] if s in vectors]
+        queries = [s for s, c in pairs if c == code and s in vectors]
+        if not acc or not queries:
             continue
-        ids = [seg] + acc
-        vectors = np.vstack([np.frombuffer(rows[s][1], dtype=np.float32) for s in ids])
-        (hits,) = nearest_accepted(vectors, list(range(1, len(ids))), [0], k=k)
-        out[(seg, code)] = [{"segment_id": ids[r], "text": rows[ids[r]][0], "similarity": round(sim, 4)} for r, sim in hits]
+        matrix = np.vstack([vectors[s] for s in queries + acc])
+        found = nearest_accepted(matrix, range(len(queries), len(queries) + len(acc)), range(len(queries)), k=k + 1)
+        ids = queries + acc
+        for q, hits in zip(queries, found):
+            hits_by_pair[(q, code)] = [(ids[r], sim) for r, sim in hits if ids[r] != q][:k]
+    wanted = {s for hits in hits_by_pair.values() for s, _ in hits}
+    texts = dict(session.execute(select(SegmentRow.id, SegmentRow.text).where(SegmentRow.id.in_(wanted))).all()) if wanted else {}
+    for pair, hits in hits_by_pair.items():
+        out[pair] = [{"segment_id": s, "text": texts.get(s, ""), "similarity": round(sim, 4)} for s, sim in hits]
     return out

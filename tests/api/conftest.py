@@ -5,10 +5,6 @@ on, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres; .ci/run makes
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,62 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, SAMPLE
+from scripts.server_process import ServerProcess
+from tests.conftest import SAMPLE
 
 PG_ADMIN = os.environ.get("LOUPE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TRANSCRIPTS = [SAMPLE / "p01_commissioner.txt", SAMPLE / "p05_volunteer_coordinator.vtt", SAMPLE / "p06_discharge_manager.srt"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A `loupe serve` subprocess. `start()` waits for /ready; `kill()` sends SIGKILL."""
+class Server(ServerProcess):
+    """`loupe serve` with LOUPE_THREADS=2 and the session's shared embedding cache."""
 
     def __init__(self, data_dir: Path, database_url: str | None, cache_dir: Path, **env: str) -> None:
-        self.data_dir, self.database_url, self.cache_dir, self.extra = data_dir, database_url, cache_dir, env
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir / f"server-{self.port}.log"
-
-    def start(self, timeout: float = 180) -> "Server":
-        env = {**os.environ, "LOUPE_DATA_DIR": str(self.data_dir), "LOUPE_CACHE_DIR": str(self.cache_dir), "LOUPE_THREADS": "2", **self.extra}
-        if self.database_url:
-            env["LOUPE_DATABASE_URL"] = self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"the server was not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        super().__init__(data_dir, database_url, cache_dir, **{"LOUPE_THREADS": "2", **env})
 
 
 def postgres_database() -> tuple[str, callable]:

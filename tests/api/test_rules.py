@@ -137,6 +137,7 @@ def test_ledger_semantics(project):
     assert rep["effects"] == {"power": False, "power/funding": True}
     undo = coder.ok("POST", f"/projects/{pid}/decisions", 201, json={"verdict": "undo", "undoes": rep["id"]})
     assert undo["effects"] == {"power": True, "power/funding": False} and undo["undoes_id"] == rep["id"]
+    assert (undo["code"], undo["new_code"]) == ("power", "power/funding")
     assert owner.post(f"/projects/{pid}/decisions", json={"verdict": "undo", "undoes": rep["id"]}).status_code == 404  # not the owner's
     codings = [json.loads(x) for x in owner.ok("GET", f"/projects/{pid}/export/codings", params={"format": "jsonl"}).splitlines()]
     mine = {c["code"] for c in codings if c["segment_id"] == seg and c["coder"] == "ben"}
