@@ -43,7 +43,7 @@ def seed_project(database_url: str, project_id: int, n_segments: int, per_doc: i
     from models.classifiers.review import entropy
     from service.services.projects import as_codebook, current_codebook, get_project
     from service.storage.db import Database
-    from service.storage.tables import DocumentRow, SegmentRow, Suggestion
+    from service.storage.tables import DocumentRow, SegmentRow, SegmentVector, Suggestion
 
     rng = np.random.default_rng(seed)
     db = Database(database_url)
@@ -61,10 +61,10 @@ def seed_project(database_url: str, project_id: int, n_segments: int, per_doc: i
         vectors = rng.standard_normal((100 * per_doc, 384)).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         rows = [{"project_id": project_id, "document_id": doc_ids[d], "ordinal": k, "start": k * step, "end": (k + 1) * step, "text": text,
-                 "speaker": None, "sentences": [[0, step]], "vector": vectors[(d - lo) * per_doc + k].tobytes(), "vector_model": "bench"}
-                for d in range(lo, min(lo + 100, n_docs)) for k in range(per_doc)]
+                 "speaker": None, "sentences": [[0, step]]} for d in range(lo, min(lo + 100, n_docs)) for k in range(per_doc)]
         with db.write() as s:
-            s.execute(insert(SegmentRow), rows)
+            ids = s.scalars(insert(SegmentRow).returning(SegmentRow.id, sort_by_parameter_order=True), rows).all()
+            s.execute(insert(SegmentVector), [{"segment_id": i, "model": "bench", "vector": v.tobytes()} for i, v in zip(ids, vectors)])
     with db.read() as s:
         segs = s.execute(select(SegmentRow.id, SegmentRow.document_id).where(SegmentRow.project_id == project_id)).all()
     scores = rng.beta(2, 2, len(segs))
@@ -80,15 +80,14 @@ def seed_project(database_url: str, project_id: int, n_segments: int, per_doc: i
     db.dispose()
 
 
-async def load(url: str, tokens: list[str], make_request, rate: float, seconds: float) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
-    """Run every client for `seconds`; returns (latencies in ms of the 2xx answers, number of errors)."""
+async def load(url: str, tokens: list[str], make_request, rate: float, seconds: float) -> tuple[list[float], list[str]]:  # type: ignore[no-untyped-def]
+    """Run every client for `seconds`; returns (latencies in ms of the 2xx answers, what each failure was)."""
     latencies: list[float] = []
-    errors = 0
+    errors: list[str] = []
     limits = httpx.Limits(max_connections=len(tokens) + 5, max_keepalive_connections=len(tokens) + 5)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
 
         async def run(k: int, token: str) -> None:
-            nonlocal errors
             rnd = random.Random(k)
             state: dict = {}
             end = time.perf_counter() + seconds
@@ -100,16 +99,16 @@ async def load(url: str, tokens: list[str], make_request, rate: float, seconds: 
                 t0 = time.perf_counter()
                 try:
                     r = await client.request(method, path, headers=headers, **kw)
-                    ok = r.status_code < 300
-                except httpx.HTTPError:
-                    ok, r = False, None
+                    ok, why = r.status_code < 300, f"{r.status_code} {r.text[:120]}"
+                except httpx.HTTPError as exc:
+                    ok, r, why = False, None, repr(exc)
                 took = time.perf_counter() - t0
                 if ok:
                     latencies.append(took * 1000)
                     if r is not None and path.endswith("/queue"):
                         state["cursor"] = r.json()["next_cursor"]
                 else:
-                    errors += 1
+                    errors.append(why)
                 if rate:
                     await asyncio.sleep(max(0.0, rnd.expovariate(rate) - took))
 
@@ -141,10 +140,12 @@ def main(
         first = admin.get(f"/projects/{pid}/segments", params={"limit": 1}, headers=owner).json()[0]["id"]
         codes = [c for c in _codes(admin, pid, owner)]
 
+        run_id = f"{time.time():.0f}"
+
         def decision(k: int, rnd: random.Random, state: dict):  # type: ignore[no-untyped-def]
             state["n"] = state.get("n", 0) + 1
             body = {"segment_id": first + rnd.randrange(segments), "code": rnd.choice(codes), "verdict": rnd.choice(("add", "reject")),
-                    "client_key": f"{k}-{state['n']}-{rnd.random()}"}
+                    "client_key": f"{run_id}-{k}-{state['n']}"}
             return "POST", f"/projects/{pid}/decisions", {"json": body}
 
         def page(k: int, rnd: random.Random, state: dict):  # type: ignore[no-untyped-def]
@@ -155,10 +156,11 @@ def main(
         rows = []
         for name, fn, paced in (("decision write", decision, rate), ("queue page (20, evidence)", page, page_rate)):
             for mode, r in (("paced", paced), ("saturated", 0.0)):
+                run_id = f"{name}-{mode}"
                 lat, errors = asyncio.run(load(server.url, tokens, fn, r, seconds))
                 a = np.array(lat)
                 rows.append({
-                    "workload": name, "mode": mode, "clients": clients, "rate_per_client": r or None, "requests": len(lat), "errors": errors,
+                    "workload": name, "mode": mode, "clients": clients, "rate_per_client": r or None, "requests": len(lat), "errors": len(errors), "error_examples": sorted(set(errors))[:3],
                     "throughput_rps": round(len(lat) / seconds, 1), "p50_ms": round(float(np.percentile(a, 50)), 2),
                     "p90_ms": round(float(np.percentile(a, 90)), 2), "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2),
                 })

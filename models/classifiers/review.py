@@ -80,9 +80,11 @@ def nearest_accepted(vectors: np.ndarray, accepted_rows: Sequence[int], query_ro
         return [[] for _ in query_rows]
     sims = vectors[np.asarray(list(query_rows), dtype=np.int64)] @ vectors[acc].T
     out = []
+    top = min(k + 1, len(acc))  # one spare: the query itself may be among the accepted
     for qi, row in zip(query_rows, sims):
-        order = np.argsort(-row)
-        out.append([(int(acc[j]), float(row[j])) for j in order if acc[j] != qi][:k])
+        best = np.argpartition(-row, top - 1)[:top]
+        best = best[np.argsort(-row[best], kind="stable")]
+        out.append([(int(acc[j]), float(row[j])) for j in best if acc[j] != qi][:k])
     return out
 
 

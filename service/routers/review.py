@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, OwnerDep, RunnerDep, SessionDep
@@ -27,6 +28,12 @@ from service.storage.tables import Suggestion
 
 router = APIRouter(tags=["review"])
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def fast_json(model: BaseModel, status_code: int = 200) -> Response:
+    """The model serialised once (FastAPI would validate a returned model against the
+    response_model a second time); the hot endpoints use it, their schema stays documented."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 @router.post("/projects/{project_id}/jobs", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead, tags=["jobs"])
@@ -70,13 +77,13 @@ def review_queue(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     evidence: Annotated[bool, Query(description="include the nearest segments already accepted for each code")] = True,
-) -> QueuePage:
+) -> Any:
     """The calling coder's next suggestions, most informative first, without those they already decided."""
     items, next_cursor = queue(
         session, project=project, coder=coder, cursor=cursor, limit=limit, evidence=evidence,
         filters=QueueFilter(code=code, document_id=document_id, min_score=min_score, max_score=max_score),
     )
-    return QueuePage(
+    page = QueuePage(
         items=[
             QueueItem(
                 segment=SegmentRead.model_validate(i.segment),
@@ -87,6 +94,7 @@ def review_queue(
         ],
         next_cursor=next_cursor,
     )
+    return fast_json(page)
 
 
 def _input(body: DecisionCreate) -> ledger.DecisionInput:
@@ -107,7 +115,7 @@ def _after_write(project, db, runner) -> None:  # type: ignore[no-untyped-def]
     "/projects/{project_id}/decisions", status_code=status.HTTP_201_CREATED, response_model=DecisionRead,
     responses={200: {"description": "a decision with this client_key was already stored; it is returned", "model": DecisionRead}},
 )
-def decide(project: MemberDep, coder: CoderDep, db: DbDep, runner: RunnerDep, body: DecisionCreate, response: Response) -> Any:
+def decide(project: MemberDep, coder: CoderDep, db: DbDep, runner: RunnerDep, body: DecisionCreate) -> Any:
     """Record a decision: accept, reject, replace (new_code), add a code, or undo an earlier decision.
     The ledger is append-only; the answer is 201 once the entry is durably stored."""
     try:
@@ -119,11 +127,9 @@ def decide(project: MemberDep, coder: CoderDep, db: DbDep, runner: RunnerDep, bo
         # the same client_key arrived twice at once (PostgreSQL): the other request stored it
         with db.write() as session:
             entry, created = ledger.record(session, project=project, coder=coder, data=_input(body))
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    else:
+    if created:
         _after_write(project, db, runner)
-    return entry
+    return fast_json(DecisionRead.model_validate(entry), status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 @router.post("/projects/{project_id}/decisions/bulk", response_model=BulkResult)

@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import Encoded, Segment, Span
@@ -25,7 +25,7 @@ from service.components import Pipeline
 from service.errors import NotFound
 from service.services.projects import as_codebook, current_codebook
 from service.storage.db import Database
-from service.storage.tables import CodebookVersion, Coder, Decision, Job, Project, SegmentRow, Suggestion, utcnow
+from service.storage.tables import CodebookVersion, Coder, Decision, Job, Project, SegmentRow, SegmentVector, Suggestion, utcnow
 
 log = logging.getLogger("loupe.jobs")
 KINDS = ("suggest", "retrain")
@@ -92,7 +92,8 @@ class JobRun:
             book = current_codebook(s, project)
             rows = s.execute(
                 select(SegmentRow.id, SegmentRow.document_id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end,
-                       SegmentRow.text, SegmentRow.speaker, SegmentRow.sentences, SegmentRow.vector_model)
+                       SegmentRow.text, SegmentRow.speaker, SegmentRow.sentences, SegmentVector.model.label("vector_model"))
+                .outerjoin(SegmentVector, SegmentVector.segment_id == SegmentRow.id)
                 .where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)
             ).all()
             entries = list(s.execute(select(Decision.segment_id, Decision.effects).where(Decision.project_id == project.id).order_by(Decision.id)))
@@ -133,11 +134,12 @@ class JobRun:
         encoded = self.pipeline.embedder.encode_segments([s.text for s in chunk], [s.sentences for s in chunk])
         segs.vectors[lo:hi] = encoded.vectors
         model_id = self.pipeline.model_id
-        changed = [{"id": int(segs.ids[lo + k]), "vector": encoded.vectors[k].tobytes(), "vector_model": model_id}
+        changed = [{"segment_id": int(segs.ids[lo + k]), "vector": encoded.vectors[k].tobytes(), "model": model_id}
                    for k, m in enumerate(stored_model) if m != model_id]
         if changed:
-            with self.db.write() as s:
-                s.execute(update(SegmentRow), changed)
+            with self.db.write() as s:  # replace vectors made by another model
+                s.execute(delete(SegmentVector).where(SegmentVector.segment_id.in_([c["segment_id"] for c in changed])))
+                s.execute(insert(SegmentVector), changed)
         return encoded
 
     def _learn(self, segs: _Segs, entries: list, prior: np.ndarray, codes: list[str], fingerprint: str) -> tuple[np.ndarray, str, int]:

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, Invalid, NotFound, ServiceError
-from service.services.projects import as_codebook, current_codebook
+from service.services.projects import codebook_of, current_ref
 from service.storage.tables import Coder, Decision, Job, Project, SegmentRow, Suggestion
 
 Verdict = Literal["accept", "reject", "replace", "add", "undo"]
@@ -61,8 +61,8 @@ def record(session: Session, *, project: Project, coder: Coder, data: DecisionIn
             if not _same(existing, data):
                 raise Conflict(f"client_key {data.client_key!r} was already used for decision {existing.id}, with other contents")
             return existing, False
-    book_row = current_codebook(session, project)
-    codebook = as_codebook(book_row)
+    book_row = current_ref(session, project)
+    codebook = codebook_of(session, book_row)
     suggestion = None
     segment_id, code = data.segment_id, data.code
     if data.suggestion_id is not None:
@@ -85,8 +85,7 @@ def record(session: Session, *, project: Project, coder: Coder, data: DecisionIn
         segment_id, code = undone.segment_id, undone.code
     if segment_id is None:
         raise Invalid("say which segment: send segment_id or suggestion_id")
-    segment = session.get(SegmentRow, segment_id)
-    if segment is None or segment.project_id != project.id:
+    if session.scalar(select(SegmentRow.project_id).where(SegmentRow.id == segment_id)) != project.id:
         raise NotFound("segment", segment_id)
     if code is None:
         raise Invalid("say which code: send code (or suggestion_id)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -103,6 +104,32 @@ def get_coder(session: Session, project: Project, coder_id: int) -> Coder:
     if coder is None or coder.project_id != project.id:
         raise NotFound("coder", coder_id)
     return coder
+
+
+@dataclass(frozen=True)
+class CodebookRef:
+    id: int
+    version: int
+    fingerprint: str
+
+
+def current_ref(session: Session, project: Project) -> CodebookRef:
+    """The current version's id, number and fingerprint (without reading its content)."""
+    row = session.execute(
+        select(CodebookVersion.id, CodebookVersion.version, CodebookVersion.fingerprint)
+        .where(CodebookVersion.project_id == project.id).order_by(CodebookVersion.version.desc()).limit(1)
+    ).first()
+    if row is None:
+        raise NotFound("codebook of project", project.id)
+    return CodebookRef(*row)
+
+
+def codebook_of(session: Session, ref: CodebookRef) -> Codebook:
+    """The parsed codebook of a version; its content is read only the first time."""
+    codebook = _PARSED.get(ref.fingerprint)
+    if codebook is None:
+        codebook = as_codebook(session.get(CodebookVersion, ref.id))
+    return codebook
 
 
 def current_codebook(session: Session, project: Project) -> CodebookVersion:

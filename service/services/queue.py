@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from models.classifiers.review import nearest_accepted
 from service.errors import Invalid
+from service.services.evidence import nearest_accepted_for
 from service.services.ledger import touched_by
-from service.services.projects import current_codebook
+from service.services.projects import current_ref
 from service.storage.tables import Coder, Decision, Project, SegmentRow, Suggestion
 
 
@@ -66,7 +63,7 @@ def queue(
 ) -> tuple[list[QueueItem], str | None]:
     if hides_suggestions(project, coder):
         return _segments_to_code(session, project=project, coder=coder, filters=filters, cursor=cursor, limit=limit)
-    book = current_codebook(session, project)
+    book = current_ref(session, project)
     q = (
         select(Suggestion, SegmentRow)
         .join(SegmentRow, SegmentRow.id == Suggestion.segment_id)
@@ -87,7 +84,7 @@ def queue(
     rows = session.execute(q.order_by(Suggestion.priority, Suggestion.id).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    nearest = _nearest(session, project=project, coder=coder, pairs=[(s.segment_id, s.code) for s, _ in rows]) if evidence else {}
+    nearest = nearest_accepted_for(session, project=project, coder=coder, pairs=[(s.segment_id, s.code) for s, _ in rows]) if evidence else {}
     items = [QueueItem(seg, s, nearest.get((s.segment_id, s.code), [])) for s, seg in rows]
     next_cursor = encode_cursor([rows[-1][0].priority, rows[-1][0].id]) if more and rows else None
     return items, next_cursor
@@ -107,90 +104,3 @@ def _segments_to_code(
     more = len(rows) > limit
     rows = rows[:limit]
     return [QueueItem(s, None, []) for s in rows], (encode_cursor([rows[-1].id]) if more and rows else None)
-
-
-class VectorCache:
-    """Segment vectors by (database, segment id), most recently used kept: a segment's vector is
-    written once by a job and never changes under the server's model, so it is read from the
-    database once. Bounded: `capacity` vectors (about 1.5 kB each for a 384-d model)."""
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self.capacity = capacity
-        self._data: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, ids: set[int]) -> dict[int, np.ndarray]:
-        key = str(session.get_bind().url)
-        out: dict[int, np.ndarray] = {}
-        with self._lock:
-            for i in ids:
-                v = self._data.get((key, i))
-                if v is not None:
-                    self._data.move_to_end((key, i))
-                    out[i] = v
-        missing = [i for i in ids if i not in out]
-        if missing:
-            found = session.execute(select(SegmentRow.id, SegmentRow.vector).where(SegmentRow.id.in_(missing), SegmentRow.vector.is_not(None))).all()
-            with self._lock:
-                for i, blob in found:
-                    out[i] = self._data[(key, i)] = np.frombuffer(blob, dtype=np.float32)
-                while len(self._data) > self.capacity:
-                    self._data.popitem(last=False)
-        return out
-
-
-VECTORS = VectorCache()
-
-
-def _accepted(session: Session, *, project: Project, coder: Coder, codes: list[str], pool: int, per_code: int) -> dict[str, list[int]]:
-    """{code: segments whose current coding applies it}, most recent first, from the latest `pool`
-    entries touching the codes (by any coder, or by this coder alone in blind mode). Read from
-    columns; only undo entries need their stored effects."""
-    q = select(Decision.id, Decision.segment_id, Decision.coder_id, Decision.verdict, Decision.code, Decision.new_code).where(
-        Decision.project_id == project.id, or_(Decision.code.in_(codes), Decision.new_code.in_(codes))
-    )
-    if project.blind and coder.role != "owner":
-        q = q.where(Decision.coder_id == coder.id)
-    rows = session.execute(q.order_by(Decision.id.desc()).limit(pool)).all()
-    undo_ids = [r.id for r in rows if r.verdict == "undo"]
-    undone = dict(session.execute(select(Decision.id, Decision.effects).where(Decision.id.in_(undo_ids))).all()) if undo_ids else {}
-    seen: set[tuple[int, int, str]] = set()
-    out: dict[str, dict[int, None]] = {c: {} for c in codes}  # insertion-ordered sets
-    for rid, seg, who, verdict, code, new_code in rows:  # newest first: the first entry per (segment, coder, code) is current
-        for c, applied in ((code, verdict in ("accept", "add")), (new_code, True)):
-            if c is None or c not in out or (seg, who, c) in seen:
-                continue
-            seen.add((seg, who, c))
-            if verdict == "undo":
-                applied = bool(undone[rid].get(c, False))
-            if applied and len(out[c]) < per_code:
-                out[c][seg] = None
-    return {c: list(segs) for c, segs in out.items()}
-
-
-def _nearest(session: Session, *, project: Project, coder: Coder, pairs: list[tuple[int, str]], k: int = 3, pool: int = 5000, per_code: int = 500) -> dict:
-    """Evidence: for each (segment, code), the k most similar segments already accepted for the code."""
-    codes = sorted({c for _, c in pairs})
-    if not codes:
-        return {}
-    accepted = _accepted(session, project=project, coder=coder, codes=codes, pool=pool, per_code=per_code)
-    if not any(accepted.values()):
-        return {}
-    vectors = VECTORS.get(session, {s for s, _ in pairs} | {s for segs in accepted.values() for s in segs})
-    out: dict[tuple[int, str], list[dict]] = {}
-    hits_by_pair: dict[tuple[int, str], list[tuple[int, float]]] = {}
-    for code in codes:
-        acc = [s for s in accepted[code] if s in vectors]
-        queries = [s for s, c in pairs if c == code and s in vectors]
-        if not acc or not queries:
-            continue
-        matrix = np.vstack([vectors[s] for s in queries + acc])
-        found = nearest_accepted(matrix, range(len(queries), len(queries) + len(acc)), range(len(queries)), k=k + 1)
-        ids = queries + acc
-        for q, hits in zip(queries, found):
-            hits_by_pair[(q, code)] = [(ids[r], sim) for r, sim in hits if ids[r] != q][:k]
-    wanted = {s for hits in hits_by_pair.values() for s, _ in hits}
-    texts = dict(session.execute(select(SegmentRow.id, SegmentRow.text).where(SegmentRow.id.in_(wanted))).all()) if wanted else {}
-    for pair, hits in hits_by_pair.items():
-        out[pair] = [{"segment_id": s, "text": texts.get(s, ""), "similarity": round(sim, 4)} for s, sim in hits]
-    return out

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from eval.codings import CodingTable, per_code
 from service.services.ledger import current_codings, entries
 from service.services.projects import as_codebook, current_codebook, list_coders
-from service.storage.tables import Coder, CodebookVersion, DocumentRow, Project, SegmentRow, Suggestion
+from service.storage.tables import Coder, CodebookVersion, DocumentRow, Project, SegmentRow, SegmentVector, Suggestion
 
 MODEL = "model"
 DEFAULT_METRICS = ("percent", "cohen", "krippendorff", "gwet")
@@ -49,7 +49,7 @@ def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = 
         for code, applied in coding.items():
             presence[u_ix[seg], n_ix[coders[who]], k_ix[code]] = int(applied)
     if units:
-        scored = set(session.scalars(select(SegmentRow.id).where(SegmentRow.id.in_(units), SegmentRow.vector_model.is_not(None))))
+        scored = set(session.scalars(select(SegmentVector.segment_id).where(SegmentVector.segment_id.in_(units))))
         for seg in scored:
             presence[u_ix[seg], n_ix[MODEL], :] = 0
         for seg, code in session.execute(

@@ -36,6 +36,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA mmap_size=1073741824")  # reads through the OS page cache, without copies
+    # Checkpoints run on a background thread (Database._checkpointer), not inside a writer's commit.
+    cur.execute("PRAGMA wal_autocheckpoint=0")
     cur.close()
 
 
@@ -86,8 +89,24 @@ class Database:
         self._write_factory = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
 
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if self.is_sqlite:
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="loupe-checkpoint", daemon=True)
+            self._checkpointer.start()
+
     def migrate(self) -> None:
         migrate(self.engine)
+
+    def _checkpoint_loop(self, every: float = 1.0) -> None:
+        """Copy the WAL back into the database file now and then (PASSIVE: never blocks a reader
+        or a writer), so commits stay an append and an fsync of the WAL."""
+        while not self._stop.wait(every):
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # the file may be gone at shutdown; the next start checkpoints anyway
+                pass
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -109,5 +128,8 @@ class Database:
                 lock.release()
 
     def dispose(self) -> None:
+        self._stop.set()
+        if self._checkpointer:
+            self._checkpointer.join(timeout=5)
         self.engine.dispose()
         self._write_engine.dispose()

@@ -120,8 +120,16 @@ class SegmentRow(Base):
     text: Mapped[str] = mapped_column(Text)
     speaker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sentences: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end], ...] relative to text
-    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float32, L2-normalised
-    vector_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class SegmentVector(Base):
+    """A segment's embedding under one model (kept apart so the segments table stays small to scan)."""
+
+    __tablename__ = "segment_vectors"
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, L2-normalised
 
 
 class Suggestion(Base):

@@ -112,8 +112,6 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('speaker', sa.String(length=200), nullable=True),
     sa.Column('sentences', sa.JSON(), nullable=False),
-    sa.Column('vector', sa.LargeBinary(), nullable=True),
-    sa.Column('vector_model', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['document_id'], ['documents.id'], ),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -122,6 +120,13 @@ def upgrade() -> None:
     with op.batch_alter_table('segments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_segments_project_id'), ['project_id'], unique=False)
 
+    op.create_table('segment_vectors',
+    sa.Column('segment_id', sa.Integer(), nullable=False),
+    sa.Column('model', sa.String(length=200), nullable=False),
+    sa.Column('vector', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['segment_id'], ['segments.id'], ),
+    sa.PrimaryKeyConstraint('segment_id')
+    )
     op.create_table('suggestions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('project_id', sa.Integer(), nullable=False),
@@ -190,6 +195,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_suggestions_document_id'))
 
     op.drop_table('suggestions')
+    op.drop_table('segment_vectors')
     with op.batch_alter_table('segments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_segments_project_id'))
 

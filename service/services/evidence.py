@@ -1,0 +1,135 @@
+"""Evidence shown with a suggestion: the segments most similar to it that are already accepted for
+its code. Both inputs are kept in memory and brought up to date incrementally, so a queue page
+costs a few small queries however long the ledger grows:
+
+- `AcceptedIndex`: per project, who currently applies which code to which segment, folded from the
+  ledger; each call reads only the entries newer than the last one it saw.
+- `VectorCache`: segment vectors, read from the database once (a segment's vector is written once
+  by a job and does not change under the server's model); bounded, least recently used dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.classifiers.review import nearest_accepted
+from service.storage.tables import Coder, Decision, Project, SegmentRow, SegmentVector
+
+
+class VectorCache:
+    """Segment vectors by (database, segment id); at most `capacity` kept (about 1.5 kB each at 384-d)."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, ids: set[int]) -> dict[int, np.ndarray]:
+        key = str(session.get_bind().url)
+        out: dict[int, np.ndarray] = {}
+        with self._lock:
+            for i in ids:
+                v = self._data.get((key, i))
+                if v is not None:
+                    self._data.move_to_end((key, i))
+                    out[i] = v
+        missing = [i for i in ids if i not in out]
+        if missing:
+            found = session.execute(select(SegmentVector.segment_id, SegmentVector.vector).where(SegmentVector.segment_id.in_(missing))).all()
+            with self._lock:
+                for i, blob in found:
+                    out[i] = self._data[(key, i)] = np.frombuffer(blob, dtype=np.float32)
+                while len(self._data) > self.capacity:
+                    self._data.popitem(last=False)
+        return out
+
+
+class AcceptedIndex:
+    """Which coders currently apply each code to each segment, for one project, kept up to date."""
+
+    def __init__(self) -> None:
+        self.last_id = 0
+        self.state: dict[tuple[int, int, str], bool] = {}  # (segment, coder, code) -> applied
+        self.by_code: dict[str, OrderedDict[int, set[int]]] = {}  # code -> segment -> coders applying; latest at the end
+        self.lock = threading.Lock()
+
+    def update(self, session: Session, project_id: int) -> None:
+        with self.lock:
+            rows = session.execute(
+                select(Decision.id, Decision.segment_id, Decision.coder_id, Decision.effects)
+                .where(Decision.project_id == project_id, Decision.id > self.last_id).order_by(Decision.id)
+            ).all()
+            for rid, seg, who, effects in rows:
+                for code, applied in effects.items():
+                    self.state[(seg, who, code)] = bool(applied)
+                    segs = self.by_code.setdefault(code, OrderedDict())
+                    coders = segs.get(seg, set())
+                    if applied:
+                        coders.add(who)
+                        segs[seg] = coders
+                        segs.move_to_end(seg)
+                    elif seg in segs:
+                        coders.discard(who)
+                        if not coders:
+                            del segs[seg]
+                self.last_id = rid
+
+    def accepted(self, code: str, *, coder_id: int | None, limit: int) -> list[int]:
+        """Segments applying `code` (by `coder_id` alone when given), most recently accepted first."""
+        with self.lock:
+            segs = self.by_code.get(code, OrderedDict())
+            out = []
+            for seg in reversed(segs):
+                if coder_id is None or coder_id in segs[seg]:
+                    out.append(seg)
+                    if len(out) >= limit:
+                        break
+            return out
+
+
+VECTORS = VectorCache()
+_INDEXES: dict[tuple[str, int], AcceptedIndex] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def accepted_index(session: Session, project_id: int) -> AcceptedIndex:
+    key = (str(session.get_bind().url), project_id)
+    with _INDEXES_LOCK:
+        index = _INDEXES.setdefault(key, AcceptedIndex())
+    index.update(session, project_id)
+    return index
+
+
+def nearest_accepted_for(
+    session: Session, *, project: Project, coder: Coder, pairs: list[tuple[int, str]], k: int = 3, per_code: int = 2000
+) -> dict[tuple[int, str], list[dict]]:
+    """For each (segment, code), the k most similar segments accepted for the code (by any coder;
+    by the calling coder alone in a blind project), among the `per_code` most recently accepted."""
+    codes = sorted({c for _, c in pairs})
+    if not codes:
+        return {}
+    index = accepted_index(session, project.id)
+    only = coder.id if project.blind and coder.role != "owner" else None
+    accepted = {c: index.accepted(c, coder_id=only, limit=per_code) for c in codes}
+    if not any(accepted.values()):
+        return {}
+    vectors = VECTORS.get(session, {s for s, _ in pairs} | {s for segs in accepted.values() for s in segs})
+    hits_by_pair: dict[tuple[int, str], list[tuple[int, float]]] = {}
+    for code in codes:
+        acc = [s for s in accepted[code] if s in vectors]
+        queries = [s for s, c in pairs if c == code and s in vectors]
+        if not acc or not queries:
+            continue
+        ids = queries + acc
+        matrix = np.vstack([vectors[s] for s in ids])
+        found = nearest_accepted(matrix, range(len(queries), len(ids)), range(len(queries)), k=k + 1)
+        for q, hits in zip(queries, found):
+            hits_by_pair[(q, code)] = [(ids[r], sim) for r, sim in hits if ids[r] != q][:k]
+    wanted = {s for hits in hits_by_pair.values() for s, _ in hits}
+    texts = dict(session.execute(select(SegmentRow.id, SegmentRow.text).where(SegmentRow.id.in_(wanted))).all()) if wanted else {}
+    return {pair: [{"segment_id": s, "text": texts.get(s, ""), "similarity": round(sim, 4)} for s, sim in hits] for pair, hits in hits_by_pair.items()}
