@@ -12,10 +12,10 @@ from service.components import Pipeline
 from service.errors import NotReady
 from service.schemas.projects import MAX_ID
 from service.services.jobs import JobRunner
-from service.services.projects import authenticate, member_project
+from service.services.projects import Caller, authenticate, member_project
 from service.settings import Settings
 from service.storage.db import Database
-from service.storage.tables import Coder, Project
+from service.storage.tables import Project
 
 bearer = HTTPBearer(auto_error=False, description="a coder's API token")
 
@@ -48,14 +48,14 @@ def token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(be
     return credentials.credentials if credentials else None
 
 
-def current_coder(session: Annotated[Session, Depends(read_session)], tok: Annotated[str | None, Depends(token)]) -> Coder:
+def current_coder(session: Annotated[Session, Depends(read_session)], tok: Annotated[str | None, Depends(token)]) -> Caller:
     return authenticate(session, tok)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[Session, Depends(read_session)]
-CoderDep = Annotated[Coder, Depends(current_coder)]
+CoderDep = Annotated[Caller, Depends(current_coder)]
 TokenDep = Annotated[str | None, Depends(token)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]

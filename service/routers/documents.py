@@ -7,9 +7,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
 
 from models.text.segment import SegmentationConfig
-from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, PipelineDep, SessionDep, SettingsDep
+from service.deps import (
+    MAX_ID,
+    CoderDep,
+    DbDep,
+    MemberDep,
+    PipelineDep,
+    SessionDep,
+    SettingsDep,
+)
 from service.routers.limits import read_limited
-from service.schemas.projects import DocumentRead, DocumentText, SegmentRead, TextDocumentCreate
+from service.schemas.projects import (
+    DocumentRead,
+    DocumentText,
+    SegmentRead,
+    TextDocumentCreate,
+)
 from service.services import documents as svc
 
 router = APIRouter(tags=["documents"])

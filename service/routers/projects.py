@@ -7,8 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Path, UploadFile, status
 
-from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, OwnerDep, RunnerDep, SessionDep, SettingsDep, TokenDep
+from service.deps import (
+    MAX_ID,
+    CoderDep,
+    DbDep,
+    MemberDep,
+    OwnerDep,
+    RunnerDep,
+    SessionDep,
+    SettingsDep,
+    TokenDep,
+)
 from service.errors import Invalid, Unauthorized
+from service.routers.limits import read_limited
 from service.schemas.projects import (
     CodebookRead,
     CodebookSummary,
@@ -20,8 +31,8 @@ from service.schemas.projects import (
     ProjectRead,
     ProjectUpdate,
 )
-from service.routers.limits import read_limited
 from service.services import projects as svc
+from service.storage.tables import Coder
 
 router = APIRouter(tags=["projects"])
 
@@ -43,9 +54,9 @@ def create_project(body: ProjectCreate, db: DbDep, settings: SettingsDep, tok: T
 
 
 @router.get("/me", response_model=CoderRead)
-def me(coder: CoderDep) -> Any:
+def me(coder: CoderDep, session: SessionDep) -> Any:
     """The coder the token belongs to."""
-    return coder
+    return session.get(Coder, coder.id)
 
 
 @router.get("/projects/{project_id}", response_model=ProjectRead)

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from service.deps import MAX_ID, CoderDep, DbDep, MemberDep, OwnerDep, RunnerDep, SessionDep
+from service.deps import (
+    MAX_ID,
+    CoderDep,
+    DbDep,
+    MemberDep,
+    OwnerDep,
+    RunnerDep,
+    SessionDep,
+)
 from service.errors import Forbidden, NotFound
 from service.schemas.projects import JobCreate, JobRead, SegmentRead
 from service.schemas.review import (

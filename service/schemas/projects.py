@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 

@@ -20,8 +20,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from eval.benchmark import compare_model
-from eval.codings import Coding, CodingTable, build_table, coder_vs_rest, pairwise, per_code
-from eval.intervals import METRICS, estimate, prevalence_bias, positive_share
+from eval.codings import (
+    Coding,
+    CodingTable,
+    build_table,
+    coder_vs_rest,
+    pairwise,
+    per_code,
+)
+from eval.intervals import METRICS, estimate, positive_share, prevalence_bias
 from eval.report import heatmaps
 from eval.unitized import Span, concatenate, segment_overlap_agreement, unitized_alpha
 from models.base import LoupeError

@@ -34,7 +34,12 @@ from models.codebook import Codebook
 from models.index.faiss_index import FaissIndex
 from models.text.segment import SegmentationConfig
 from service.services.ingest import Corpus, ReadOptions, load_corpus
-from service.services.outputs import segment_record, suggestion_record, write_summary, write_suggestions_csv
+from service.services.outputs import (
+    segment_record,
+    suggestion_record,
+    write_suggestions_csv,
+    write_summary,
+)
 
 APPENDED = ("segments.jsonl", "suggestions.jsonl", "embeddings.f32")
 RUN_FILE = "run.json"

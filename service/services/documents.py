@@ -16,10 +16,22 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.base import Document
-from models.text.readers import SUPPORTED_SUFFIXES, ReadError, UnsupportedFormat, looks_like_transcript, read_path
-from models.text.segment import SegmentationConfig, TokenCounter, approx_tokens, segment_document
+from models.text.readers import (
+    SUPPORTED_SUFFIXES,
+    ReadError,
+    UnsupportedFormat,
+    looks_like_transcript,
+    read_path,
+)
+from models.text.segment import (
+    SegmentationConfig,
+    TokenCounter,
+    approx_tokens,
+    segment_document,
+)
 from service.errors import Conflict, Invalid, NotFound, UnsupportedMedia
-from service.storage.tables import Coder, DocumentRow, Project, SegmentRow
+from service.services.projects import Caller
+from service.storage.tables import DocumentRow, Project, SegmentRow
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,7 @@ def store_documents(
     *,
     project: Project,
     documents: list[Document],
-    coder: Coder,
+    coder: Caller,
     data: bytes,
     segmentation: SegmentationConfig = SegmentationConfig(),
     count_tokens: TokenCounter = approx_tokens,

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.classifiers.review import nearest_accepted
-from service.storage.tables import Coder, Decision, Project, SegmentRow, SegmentVector
+from service.services.projects import Caller
+from service.storage.tables import Decision, Project, SegmentRow, SegmentVector
 
 
 class VectorCache:
@@ -106,7 +107,7 @@ def accepted_index(session: Session, project_id: int) -> AcceptedIndex:
 
 
 def nearest_accepted_for(
-    session: Session, *, project: Project, coder: Coder, pairs: list[tuple[int, str]], k: int = 3, per_code: int = 2000
+    session: Session, *, project: Project, coder: Caller, pairs: list[tuple[int, str]], k: int = 3, per_code: int = 2000
 ) -> dict[tuple[int, str], list[dict]]:
     """For each (segment, code), the k most similar segments accepted for the code (by any coder;
     by the calling coder alone in a blind project), among the `per_code` most recently accepted."""

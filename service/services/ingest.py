@@ -14,7 +14,12 @@ from typing import Literal
 
 from models.base import Document, LoupeError, Segment
 from models.text.readers import SUPPORTED_SUFFIXES, ReadError, read_path
-from models.text.segment import SegmentationConfig, TokenCounter, approx_tokens, segment_document
+from models.text.segment import (
+    SegmentationConfig,
+    TokenCounter,
+    approx_tokens,
+    segment_document,
+)
 
 OnError = Literal["skip", "fail"]
 

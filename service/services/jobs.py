@@ -19,19 +19,29 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import Encoded, Segment, Span
-from models.classifiers.learned import Decision as Label, HeadConfig, LearnedHead, context_features
+from models.classifiers.learned import Decision as Label
+from models.classifiers.learned import HeadConfig, LearnedHead, context_features
 from models.classifiers.review import rank_pairs
 from service.components import Pipeline
 from service.errors import NotFound
-from service.services.projects import as_codebook, current_codebook
+from service.services.projects import Caller, as_codebook, current_codebook
 from service.storage.db import Database
-from service.storage.tables import CodebookVersion, Coder, Decision, Job, Project, SegmentRow, SegmentVector, Suggestion, utcnow
+from service.storage.tables import (
+    CodebookVersion,
+    Decision,
+    Job,
+    Project,
+    SegmentRow,
+    SegmentVector,
+    Suggestion,
+    utcnow,
+)
 
 log = logging.getLogger("loupe.jobs")
 KINDS = ("suggest", "retrain")
 
 
-def enqueue(session: Session, *, project: Project, kind: str, coder: Coder | None = None) -> Job:
+def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | None = None) -> Job:
     """Queue a job; a job of the same kind already queued for the project is returned instead."""
     queued = session.scalar(select(Job).where(Job.project_id == project.id, Job.kind == kind, Job.status == "queued"))
     if queued is not None:

@@ -16,8 +16,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, Invalid, NotFound, ServiceError
-from service.services.projects import codebook_of, current_ref
-from service.storage.tables import Coder, Decision, Job, Project, SegmentRow, Suggestion
+from service.services.projects import Caller, codebook_of, current_ref
+from service.storage.tables import Decision, Job, Project, SegmentRow, Suggestion
 
 Verdict = Literal["accept", "reject", "replace", "add", "undo"]
 
@@ -53,7 +53,7 @@ def _same(existing: Decision, data: DecisionInput) -> bool:
     ) and existing.new_code == data.new_code and existing.undoes_id == data.undoes
 
 
-def record(session: Session, *, project: Project, coder: Coder, data: DecisionInput) -> tuple[Decision, bool]:
+def record(session: Session, *, project: Project, coder: Caller, data: DecisionInput) -> tuple[Decision, bool]:
     """Append one entry to the ledger; returns (entry, created). created is False for a repeated client_key."""
     if data.client_key is not None:
         existing = session.scalar(select(Decision).where(Decision.coder_id == coder.id, Decision.client_key == data.client_key))
@@ -129,7 +129,7 @@ class BulkResult:
     detail: str | None = None
 
 
-def record_many(session: Session, *, project: Project, coder: Coder, items: list[DecisionInput]) -> list[BulkResult]:
+def record_many(session: Session, *, project: Project, coder: Caller, items: list[DecisionInput]) -> list[BulkResult]:
     """Each item in its own savepoint: a bad item reports its error, the others are stored."""
     out = []
     for i, data in enumerate(items):

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.codebook import Codebook, CodebookError, parse_codebook, seed_codebook
 from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from service.storage.tables import Coder, CodebookVersion, Project
+from service.storage.tables import CodebookVersion, Coder, Project
 
 ROLES = ("owner", "coder")
 
@@ -29,13 +31,39 @@ def new_token() -> str:
     return "lp_" + secrets.token_urlsafe(32)
 
 
-def authenticate(session: Session, token: str | None) -> Coder:
+@dataclass(frozen=True)
+class Caller:
+    """The coder a token belongs to, as the request handlers need it (detached from any session)."""
+
+    id: int
+    project_id: int
+    name: str
+    role: str
+
+
+_CALLERS: dict[tuple[str, str], tuple[float, Caller]] = {}
+CALLER_TTL = 10.0  # seconds a validated token is trusted without asking the database again
+
+
+def authenticate(session: Session, token: str | None) -> Caller:
+    """The caller for a bearer token; 401 without a valid one. Validations are remembered for
+    CALLER_TTL seconds (tokens are never reassigned; a deactivated coder is refused within that time)."""
     if not token:
         raise Unauthorized("send 'Authorization: Bearer <token>' (tokens are given when a coder is created)")
-    coder = session.scalar(select(Coder).where(Coder.token_hash == hash_token(token)))
+    digest = hash_token(token)
+    key = (str(session.get_bind().url), digest)
+    hit = _CALLERS.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CALLER_TTL:
+        return hit[1]
+    coder = session.execute(select(Coder.id, Coder.project_id, Coder.name, Coder.role, Coder.active).where(Coder.token_hash == digest)).first()
     if coder is None or not coder.active:
         raise Unauthorized("this token is not valid")
-    return coder
+    caller = Caller(coder.id, coder.project_id, coder.name, coder.role)
+    if len(_CALLERS) > 10_000:
+        _CALLERS.clear()
+    _CALLERS[key] = (now, caller)
+    return caller
 
 
 def get_project(session: Session, project_id: int) -> Project:
@@ -45,7 +73,7 @@ def get_project(session: Session, project_id: int) -> Project:
     return project
 
 
-def member_project(session: Session, coder: Coder, project_id: int, *, owner: bool = False) -> Project:
+def member_project(session: Session, coder: Caller, project_id: int, *, owner: bool = False) -> Project:
     """The project, if `coder` belongs to it (and is its owner when `owner`); else 404/403."""
     project = get_project(session, project_id)
     if coder.project_id != project.id:
@@ -172,7 +200,7 @@ def as_codebook(row: CodebookVersion) -> Codebook:
     return codebook
 
 
-def add_codebook_version(session: Session, *, project: Project, data: dict | None, coder: Coder | None) -> CodebookVersion:
+def add_codebook_version(session: Session, *, project: Project, data: dict | None, coder: Caller | None) -> CodebookVersion:
     """Store `data` as the project's next codebook version; an unchanged codebook makes no new version."""
     codebook = parse(data)
     last = session.scalar(select(func.max(CodebookVersion.version)).where(CodebookVersion.project_id == project.id))

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from service.errors import Invalid
 from service.services.evidence import nearest_accepted_for
 from service.services.ledger import touched_by
-from service.services.projects import current_ref
-from service.storage.tables import Coder, Decision, Project, SegmentRow, Suggestion
+from service.services.projects import Caller, current_ref
+from service.storage.tables import Decision, Project, SegmentRow, Suggestion
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,12 @@ def decode_cursor(cursor: str, n: int) -> list:
         raise Invalid("cursor is not one this server gave out; start again without it") from None
 
 
-def hides_suggestions(project: Project, coder: Coder) -> bool:
+def hides_suggestions(project: Project, coder: Caller) -> bool:
     return project.blind and project.hide_suggestions and coder.role != "owner"
 
 
 def queue(
-    session: Session, *, project: Project, coder: Coder, filters: QueueFilter, cursor: str | None, limit: int, evidence: bool = True
+    session: Session, *, project: Project, coder: Caller, filters: QueueFilter, cursor: str | None, limit: int, evidence: bool = True
 ) -> tuple[list[QueueItem], str | None]:
     if hides_suggestions(project, coder):
         return _segments_to_code(session, project=project, coder=coder, filters=filters, cursor=cursor, limit=limit)
@@ -91,7 +91,7 @@ def queue(
 
 
 def _segments_to_code(
-    session: Session, *, project: Project, coder: Coder, filters: QueueFilter, cursor: str | None, limit: int
+    session: Session, *, project: Project, coder: Caller, filters: QueueFilter, cursor: str | None, limit: int
 ) -> tuple[list[QueueItem], str | None]:
     coded = select(Decision.id).where(Decision.coder_id == coder.id, Decision.segment_id == SegmentRow.id).exists()
     q = select(SegmentRow).where(SegmentRow.project_id == project.id, ~coded)

@@ -20,8 +20,15 @@ from sqlalchemy.orm import Session
 
 from eval.codings import CodingTable, per_code
 from service.services.ledger import current_codings, entries
-from service.services.projects import as_codebook, current_codebook, list_coders
-from service.storage.tables import Coder, CodebookVersion, DocumentRow, Project, SegmentRow, SegmentVector, Suggestion
+from service.services.projects import Caller, as_codebook, current_codebook, list_coders
+from service.storage.tables import (
+    CodebookVersion,
+    DocumentRow,
+    Project,
+    SegmentRow,
+    SegmentVector,
+    Suggestion,
+)
 
 MODEL = "model"
 DEFAULT_METRICS = ("percent", "cohen", "krippendorff", "gwet")
@@ -118,6 +125,6 @@ def render(records: Iterator[dict[str, Any]], fmt: str, columns: list[str]) -> s
     return buf.getvalue()
 
 
-def visible_coders(session: Session, project: Project, coder: Coder) -> list[int] | None:
+def visible_coders(session: Session, project: Project, coder: Caller) -> list[int] | None:
     """Blind mode: a coder sees only their own decisions; the owner (and everyone when not blind) sees all."""
     return [coder.id] if project.blind and coder.role != "owner" else None
