@@ -119,9 +119,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _load_pipeline(app: FastAPI, settings: Settings) -> None:
+    from threadpoolctl import threadpool_limits
+
     from service.components import Pipeline
     from service.services.jobs import JobRunner
 
+    # Requests do small matrix products (evidence search); a multi-threaded BLAS spins its threads
+    # up for each and takes the cores that other requests need. The encoder uses torch's threads.
+    threadpool_limits(1, user_api="blas")
     try:
         pipeline = Pipeline(settings)
         runner = JobRunner(app.state.db, pipeline)

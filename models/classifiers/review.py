@@ -73,19 +73,29 @@ def review_order(
     return picked[:k]
 
 
+def most_similar(queries: np.ndarray, candidates: np.ndarray, k: int, *, query_ids: Sequence[int], candidate_ids: Sequence[int]) -> list[list[tuple[int, float]]]:
+    """For each query, the k candidates with the highest cosine, best first, as (candidate id, cosine),
+    skipping a candidate with the query's own id.
+
+    queries: float32 (n, dim); candidates: float32 (m, dim); both L2-normalised.
+    """
+    if len(candidate_ids) == 0 or len(query_ids) == 0:
+        return [[] for _ in query_ids]
+    sims = queries @ candidates.T  # (n, m)
+    top = min(k + 1, len(candidate_ids))  # one spare: the query itself may be a candidate
+    best = np.argpartition(-sims, top - 1, axis=1)[:, :top]
+    out = []
+    for qid, row, cand in zip(query_ids, sims, best):
+        order = cand[np.argsort(-row[cand], kind="stable")]
+        out.append([(int(candidate_ids[j]), float(row[j])) for j in order if candidate_ids[j] != qid][:k])
+    return out
+
+
 def nearest_accepted(vectors: np.ndarray, accepted_rows: Sequence[int], query_rows: Sequence[int], k: int = 3) -> list[list[tuple[int, float]]]:
     """For each query segment, the k most similar segments already accepted for the code: (row, cosine)."""
     acc = np.asarray(list(accepted_rows), dtype=np.int64)
-    if len(acc) == 0:
-        return [[] for _ in query_rows]
-    sims = vectors[np.asarray(list(query_rows), dtype=np.int64)] @ vectors[acc].T
-    out = []
-    top = min(k + 1, len(acc))  # one spare: the query itself may be among the accepted
-    for qi, row in zip(query_rows, sims):
-        best = np.argpartition(-row, top - 1)[:top]
-        best = best[np.argsort(-row[best], kind="stable")]
-        out.append([(int(acc[j]), float(row[j])) for j in best if acc[j] != qi][:k])
-    return out
+    rows = np.asarray(list(query_rows), dtype=np.int64)
+    return most_similar(vectors[rows], vectors[acc], k, query_ids=list(rows), candidate_ids=list(acc))
 
 
 def rank_pairs(

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.classifiers.review import nearest_accepted
+from models.classifiers.review import most_similar
 from service.services.projects import Caller
 from service.storage.tables import Decision, Project, SegmentRow, SegmentVector
 
@@ -57,6 +57,8 @@ class AcceptedIndex:
         self.last_id = 0
         self.state: dict[tuple[int, int, str], bool] = {}  # (segment, coder, code) -> applied
         self.by_code: dict[str, OrderedDict[int, set[int]]] = {}  # code -> segment -> coders applying; latest at the end
+        self.version: dict[str, int] = {}  # code -> number of changes seen, for the matrices below
+        self.matrices: dict[tuple[str, int | None], tuple[int, list[int], np.ndarray]] = {}
         self.lock = threading.Lock()
 
     def update(self, session: Session, project_id: int) -> None:
@@ -68,6 +70,7 @@ class AcceptedIndex:
             for rid, seg, who, effects in rows:
                 for code, applied in effects.items():
                     self.state[(seg, who, code)] = bool(applied)
+                    self.version[code] = self.version.get(code, 0) + 1
                     segs = self.by_code.setdefault(code, OrderedDict())
                     coders = segs.get(seg, set())
                     if applied:
@@ -106,31 +109,40 @@ def accepted_index(session: Session, project_id: int) -> AcceptedIndex:
     return index
 
 
+def accepted_matrix(session: Session, index: AcceptedIndex, code: str, *, coder_id: int | None, limit: int) -> tuple[list[int], np.ndarray]:
+    """(segment ids, float32 (n, dim) vectors) of the segments accepted for `code`, rebuilt only
+    when the code's accepted set changed since the last call."""
+    key = (code, coder_id)
+    version = index.version.get(code, 0)
+    cached = index.matrices.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1], cached[2]
+    segs = index.accepted(code, coder_id=coder_id, limit=limit)
+    vectors = VECTORS.get(session, set(segs))
+    ids = [s for s in segs if s in vectors]
+    matrix = np.vstack([vectors[s] for s in ids]) if ids else np.zeros((0, 0), np.float32)
+    index.matrices[key] = (version, ids, matrix)
+    return ids, matrix
+
+
 def nearest_accepted_for(
     session: Session, *, project: Project, coder: Caller, pairs: list[tuple[int, str]], k: int = 3, per_code: int = 2000
 ) -> dict[tuple[int, str], list[dict]]:
     """For each (segment, code), the k most similar segments accepted for the code (by any coder;
     by the calling coder alone in a blind project), among the `per_code` most recently accepted."""
-    codes = sorted({c for _, c in pairs})
-    if not codes:
+    if not pairs:
         return {}
     index = accepted_index(session, project.id)
     only = coder.id if project.blind and coder.role != "owner" else None
-    accepted = {c: index.accepted(c, coder_id=only, limit=per_code) for c in codes}
-    if not any(accepted.values()):
-        return {}
-    vectors = VECTORS.get(session, {s for s, _ in pairs} | {s for segs in accepted.values() for s in segs})
+    query_vectors = VECTORS.get(session, {s for s, _ in pairs})
     hits_by_pair: dict[tuple[int, str], list[tuple[int, float]]] = {}
-    for code in codes:
-        acc = [s for s in accepted[code] if s in vectors]
-        queries = [s for s, c in pairs if c == code and s in vectors]
-        if not acc or not queries:
+    for code in sorted({c for _, c in pairs}):
+        ids, matrix = accepted_matrix(session, index, code, coder_id=only, limit=per_code)
+        queries = [s for s, c in pairs if c == code and s in query_vectors]
+        if not ids or not queries:
             continue
-        ids = queries + acc
-        matrix = np.vstack([vectors[s] for s in ids])
-        found = nearest_accepted(matrix, range(len(queries), len(ids)), range(len(queries)), k=k + 1)
-        for q, hits in zip(queries, found):
-            hits_by_pair[(q, code)] = [(ids[r], sim) for r, sim in hits if ids[r] != q][:k]
+        found = most_similar(np.vstack([query_vectors[s] for s in queries]), matrix, k, query_ids=queries, candidate_ids=ids)
+        hits_by_pair.update(((q, code), hits) for q, hits in zip(queries, found))
     wanted = {s for hits in hits_by_pair.values() for s, _ in hits}
     texts = dict(session.execute(select(SegmentRow.id, SegmentRow.text).where(SegmentRow.id.in_(wanted))).all()) if wanted else {}
     return {pair: [{"segment_id": s, "text": texts.get(s, ""), "similarity": round(sim, 4)} for s, sim in hits] for pair, hits in hits_by_pair.items()}
