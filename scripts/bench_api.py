@@ -177,6 +177,7 @@ def main(
     seconds: float = typer.Option(20.0, help="length of each run"),
     database_url: str = typer.Option(None, help="benchmark on this database instead of a new SQLite file"),
     out: Path = typer.Option(Path("bench-results")),
+    tag: str = typer.Option("", help="written to bench-results/api[-TAG].json"),
 ) -> None:
     console = Console()
     tmp = Path(tempfile.mkdtemp(prefix="loupe-bench-api-"))
@@ -230,8 +231,9 @@ def main(
     record = {"segments": segments, "clients": clients, "seconds": seconds, "database": "sqlite" if not database_url else database_url.split(":")[0],
               "rows": rows, "targets_ms": {"decision write p99": 20, "queue page p99": 50},
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}}
-    (out / "api.json").write_text(json.dumps(record, indent=2))
-    console.print(f"wrote {out / 'api.json'}")
+    path = out / (f"api-{tag}.json" if tag else "api.json")
+    path.write_text(json.dumps(record, indent=2))
+    console.print(f"wrote {path}")
 
 
 def _codes(client: httpx.Client, pid: int, headers: dict) -> list[str]:

@@ -14,6 +14,7 @@ from service.deps import (
     DbDep,
     MemberDep,
     OwnerDep,
+    ProjectId,
     RunnerDep,
     SessionDep,
 )
@@ -30,6 +31,7 @@ from service.schemas.review import (
     SuggestionRead,
 )
 from service.services import jobs, ledger
+from service.services.projects import member_project
 from service.services.queue import QueueFilter, hides_suggestions, queue
 from service.services.review_data import visible_coders
 from service.storage.tables import Suggestion
@@ -123,18 +125,21 @@ def _after_write(project, db, runner) -> None:  # type: ignore[no-untyped-def]
     "/projects/{project_id}/decisions", status_code=status.HTTP_201_CREATED, response_model=DecisionRead,
     responses={200: {"description": "a decision with this client_key was already stored; it is returned", "model": DecisionRead}},
 )
-def decide(project: MemberDep, coder: CoderDep, db: DbDep, runner: RunnerDep, body: DecisionCreate) -> Any:
+def decide(project_id: ProjectId, coder: CoderDep, db: DbDep, runner: RunnerDep, body: DecisionCreate) -> Any:
     """Record a decision: accept, reject, replace (new_code), add a code, or undo an earlier decision.
     The ledger is append-only; the answer is 201 once the entry is durably stored."""
+
+    def write():  # type: ignore[no-untyped-def]
+        with db.write() as session:  # the membership check shares the write's transaction
+            project = member_project(session, coder, project_id)
+            return (project, *ledger.record(session, project=project, coder=coder, data=_input(body)))
+
     try:
-        with db.write() as session:
-            entry, created = ledger.record(session, project=project, coder=coder, data=_input(body))
+        project, entry, created = write()
     except IntegrityError:
         if body.client_key is None:
             raise
-        # the same client_key arrived twice at once (PostgreSQL): the other request stored it
-        with db.write() as session:
-            entry, created = ledger.record(session, project=project, coder=coder, data=_input(body))
+        project, entry, created = write()  # the same client_key arrived twice at once: the other request stored it
     if created:
         _after_write(project, db, runner)
     return fast_json(DecisionRead.model_validate(entry), status.HTTP_201_CREATED if created else status.HTTP_200_OK)

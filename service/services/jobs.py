@@ -240,6 +240,9 @@ class JobRunner:
             self._thread.join(timeout)
 
     def _claim(self) -> int | None:
+        with self.db.read() as s:  # look first: an idle poll must not take the write lock
+            if s.scalar(select(Job.id).where(Job.status == "queued").limit(1)) is None:
+                return None
         with self.db.write() as s:
             job = s.scalar(select(Job).where(Job.status == "queued").order_by(Job.id).limit(1))
             if job is None:

@@ -98,7 +98,7 @@ class Database:
     def migrate(self) -> None:
         migrate(self.engine)
 
-    def _checkpoint_loop(self, every: float = 1.0) -> None:
+    def _checkpoint_loop(self, every: float = 5.0) -> None:
         """Copy the WAL back into the database file now and then (PASSIVE: never blocks a reader
         or a writer), so commits stay an append and an fsync of the WAL."""
         while not self._stop.wait(every):

@@ -1,4 +1,4 @@
-"""The service's rules over real HTTP (one SQLite server for the module): access, errors,
+"""The service's rules over real HTTP (one server per backend, SQLite and PostgreSQL): access, errors,
 codebook versions, the ledger's semantics, the queue's cursors and filters, retraining."""
 
 from __future__ import annotations
@@ -8,14 +8,16 @@ import json
 import pytest
 import yaml
 
-from tests.api.conftest import TRANSCRIPTS, Api, Server, new_project, wait_for_job
+from tests.api.conftest import TRANSCRIPTS, Api, Server, new_project, postgres_database, wait_for_job
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, shared_cache):
-    s = Server(tmp_path_factory.mktemp("rules"), None, shared_cache, LOUPE_MAX_UPLOAD_MB="0.2").start()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory, shared_cache):
+    url, drop = postgres_database() if request.param == "postgresql" else (None, lambda: None)
+    s = Server(tmp_path_factory.mktemp("rules"), url, shared_cache, LOUPE_MAX_UPLOAD_MB="0.2").start()
     yield s
     s.stop()
+    drop()
 
 
 @pytest.fixture(scope="module")
