@@ -60,6 +60,7 @@ TokenDep = Annotated[str | None, Depends(token)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="project id")]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]  # any other id in a path
 
 
 def member(session: SessionDep, coder: CoderDep, project_id: ProjectId) -> Project:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
 from models.text.segment import SegmentationConfig
 from service.deps import (
     MAX_ID,
     CoderDep,
     DbDep,
+    Id,
     MemberDep,
     PipelineDep,
     SessionDep,
@@ -26,7 +27,6 @@ from service.schemas.projects import (
 from service.services import documents as svc
 
 router = APIRouter(tags=["documents"])
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 Unit = Annotated[str, Form(pattern="^(auto|sentence|turn|paragraph|window)$", description="segmentation unit")]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
@@ -12,13 +12,14 @@ from service.deps import (
     MAX_ID,
     CoderDep,
     DbDep,
+    Id,
     MemberDep,
     OwnerDep,
     ProjectId,
     RunnerDep,
     SessionDep,
 )
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden
 from service.schemas.projects import JobCreate, JobRead, SegmentRead
 from service.schemas.review import (
     BulkDecisions,
@@ -31,13 +32,12 @@ from service.schemas.review import (
     SuggestionRead,
 )
 from service.services import jobs, ledger
-from service.services.projects import member_project
+from service.services.projects import in_project, member_project
 from service.services.queue import QueueFilter, hides_suggestions, queue
 from service.services.review_data import visible_coders
 from service.storage.tables import Suggestion
 
 router = APIRouter(tags=["review"])
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def fast_json(model: BaseModel, status_code: int = 200) -> Response:
@@ -69,10 +69,7 @@ def read_job(project: MemberDep, session: SessionDep, job_id: Id) -> Any:
 def read_suggestion(project: MemberDep, coder: CoderDep, session: SessionDep, suggestion_id: Id) -> Any:
     if hides_suggestions(project, coder):
         raise Forbidden("this project hides model suggestions from coders (blind double-coding)")
-    row = session.get(Suggestion, suggestion_id)
-    if row is None or row.project_id != project.id:
-        raise NotFound("suggestion", suggestion_id)
-    return row
+    return in_project(session, Suggestion, project, suggestion_id, "suggestion")
 
 
 @router.get("/projects/{project_id}/queue", response_model=QueuePage)

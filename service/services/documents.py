@@ -29,8 +29,8 @@ from models.text.segment import (
     approx_tokens,
     segment_document,
 )
-from service.errors import Conflict, Invalid, NotFound, UnsupportedMedia
-from service.services.projects import Caller
+from service.errors import Conflict, Invalid, UnsupportedMedia
+from service.services.projects import Caller, in_project
 from service.storage.tables import DocumentRow, Project, SegmentRow
 
 
@@ -109,10 +109,7 @@ def store_documents(
 
 
 def get_document(session: Session, project: Project, document_id: int) -> DocumentRow:
-    row = session.get(DocumentRow, document_id)
-    if row is None or row.project_id != project.id:
-        raise NotFound("document", document_id)
-    return row
+    return in_project(session, DocumentRow, project, document_id, "document")
 
 
 def list_documents(session: Session, project: Project, *, offset: int = 0, limit: int = 100) -> list[tuple[DocumentRow, int]]:
@@ -139,10 +136,7 @@ def list_segments(session: Session, project: Project, *, document_id: int | None
 
 
 def get_segment(session: Session, project: Project, segment_id: int) -> SegmentRow:
-    row = session.get(SegmentRow, segment_id)
-    if row is None or row.project_id != project.id:
-        raise NotFound("segment", segment_id)
-    return row
+    return in_project(session, SegmentRow, project, segment_id, "segment")
 
 
 def segment_counts(session: Session, document_ids: list[int]) -> dict[int, int]:

@@ -23,8 +23,7 @@ from models.classifiers.learned import Decision as Label
 from models.classifiers.learned import HeadConfig, LearnedHead, context_features
 from models.classifiers.review import rank_pairs
 from service.components import Pipeline
-from service.errors import NotFound
-from service.services.projects import Caller, as_codebook, current_codebook
+from service.services.projects import Caller, as_codebook, current_codebook, in_project
 from service.storage.db import Database
 from service.storage.tables import (
     CodebookVersion,
@@ -54,10 +53,7 @@ def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | No
 
 
 def get_job(session: Session, project: Project, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None or job.project_id != project.id:
-        raise NotFound("job", job_id)
-    return job
+    return in_project(session, Job, project, job_id, "job")
 
 
 def list_jobs(session: Session, project: Project) -> list[Job]:

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from service.errors import Conflict, Invalid, NotFound, ServiceError
-from service.services.projects import Caller, codebook_of, current_ref
+from service.services.projects import Caller, codebook_of, current_ref, in_project
 from service.storage.tables import Decision, Job, Project, SegmentRow, Suggestion
 
 Verdict = Literal["accept", "reject", "replace", "add", "undo"]
@@ -66,9 +66,7 @@ def record(session: Session, *, project: Project, coder: Caller, data: DecisionI
     suggestion = None
     segment_id, code = data.segment_id, data.code
     if data.suggestion_id is not None:
-        suggestion = session.get(Suggestion, data.suggestion_id)
-        if suggestion is None or suggestion.project_id != project.id:
-            raise NotFound("suggestion", data.suggestion_id)
+        suggestion = in_project(session, Suggestion, project, data.suggestion_id, "suggestion")
         if segment_id is not None and segment_id != suggestion.segment_id:
             raise Invalid(f"suggestion {suggestion.id} is for segment {suggestion.segment_id}, not segment {segment_id}")
         if code is not None and code != suggestion.code and data.verdict != "add":
@@ -171,10 +169,7 @@ def entries(
 
 
 def get_entry(session: Session, *, project: Project, decision_id: int) -> Decision:
-    row = session.get(Decision, decision_id)
-    if row is None or row.project_id != project.id:
-        raise NotFound("decision", decision_id)
-    return row
+    return in_project(session, Decision, project, decision_id, "decision")
 
 
 def fold(rows: Iterable[Decision]) -> dict[tuple[int, int], dict[str, bool]]:

@@ -11,6 +11,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -64,6 +65,17 @@ def authenticate(session: Session, token: str | None) -> Caller:
         _CALLERS.clear()
     _CALLERS[key] = (now, caller)
     return caller
+
+
+T = TypeVar("T")
+
+
+def in_project(session: Session, table: type[T], project: Project, ident: int, what: str) -> T:
+    """The row of `table` with this id, if it belongs to the project; else 404 naming `what`."""
+    row = session.get(table, ident)
+    if row is None or row.project_id != project.id:  # type: ignore[attr-defined]
+        raise NotFound(what, ident)
+    return row
 
 
 def get_project(session: Session, project_id: int) -> Project:
@@ -128,10 +140,7 @@ def list_coders(session: Session, project: Project) -> list[Coder]:
 
 
 def get_coder(session: Session, project: Project, coder_id: int) -> Coder:
-    coder = session.get(Coder, coder_id)
-    if coder is None or coder.project_id != project.id:
-        raise NotFound("coder", coder_id)
-    return coder
+    return in_project(session, Coder, project, coder_id, "coder")
 
 
 @dataclass(frozen=True)
