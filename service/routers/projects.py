@@ -11,6 +11,7 @@ from service.deps import (
     MAX_ID,
     CoderDep,
     DbDep,
+    Id,
     MemberDep,
     OwnerDep,
     RunnerDep,
@@ -26,6 +27,8 @@ from service.schemas.projects import (
     CoderCreate,
     CoderCreated,
     CoderRead,
+    CoderUpdate,
+    CoderUpdated,
     ProjectCreate,
     ProjectCreated,
     ProjectRead,
@@ -87,6 +90,15 @@ def add_coder(project: OwnerDep, body: CoderCreate, db: DbDep) -> CoderCreated:
     with db.write() as session:
         coder, secret = svc.add_coder(session, project=project, name=body.name, role=body.role)
         return CoderCreated(**CoderRead.model_validate(coder).model_dump(), token=secret)
+
+
+@router.patch("/projects/{project_id}/coders/{coder_id}", response_model=CoderUpdated)
+def update_coder(project: OwnerDep, coder: CoderDep, db: DbDep, coder_id: Id, body: CoderUpdate) -> CoderUpdated:
+    """Deactivate or reactivate a coder, or issue them a new token. Takes effect at once in this
+    server (other server processes trust a validated token for up to 10 s)."""
+    with db.write() as session:
+        row, secret = svc.update_coder(session, project=project, coder_id=coder_id, by=coder, active=body.active, rotate=body.new_token)
+        return CoderUpdated(**CoderRead.model_validate(row).model_dump(), token=secret)
 
 
 @router.get("/projects/{project_id}/codebook", response_model=CodebookRead, tags=["codebooks"])

@@ -62,12 +62,24 @@ class CoderCreate(BaseModel):
     role: Literal["owner", "coder"] = "coder"
 
 
+class CoderUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}, {"new_token": True}]})
+
+    active: bool | None = Field(None, description="false: the coder's token stops working (their decisions stay)")
+    new_token: bool = Field(False, description="issue a new token; the old one stops working")
+
+
 class CoderRead(Read):
     id: int
     project_id: int
     name: str
     role: str
+    active: bool
     created_at: datetime
+
+
+class CoderUpdated(CoderRead):
+    token: str | None = Field(None, description="the new token, when one was asked for; shown this once")
 
 
 class CoderCreated(CoderRead):

@@ -135,6 +135,27 @@ def add_coder(session: Session, *, project: Project, name: str, role: str) -> tu
     return coder, token
 
 
+def update_coder(session: Session, *, project: Project, coder_id: int, by: Caller, active: bool | None, rotate: bool) -> tuple[Coder, str | None]:
+    """Deactivate or reactivate a coder, or give them a new token (the old one stops working).
+    Their decisions stay in the ledger either way. Returns (coder, the new token or None)."""
+    coder = get_coder(session, project, coder_id)
+    if coder.id == by.id and active is False:
+        raise Invalid("an owner cannot deactivate themselves; make another owner first")
+    if active is not None:
+        coder.active = active
+    token = new_token() if rotate else None
+    if token:
+        coder.token_hash = hash_token(token)
+    session.flush()
+    forget_callers()
+    return coder, token
+
+
+def forget_callers() -> None:
+    """Drop remembered token validations (after a change to a coder, in this process)."""
+    _CALLERS.clear()
+
+
 def list_coders(session: Session, project: Project) -> list[Coder]:
     return list(session.scalars(select(Coder).where(Coder.project_id == project.id).order_by(Coder.id)))
 

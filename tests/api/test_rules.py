@@ -241,3 +241,22 @@ def test_decisions_trigger_a_retrain_that_learns(server):
     # the decision keeps what had been suggested at the time
     entry = owner.ok("GET", f"/projects/{pid}/decisions", params={"segment_id": rejected["segment_id"]})[-1]
     assert entry["suggested_score"] == rejected["score"] and entry["suggested_model"].startswith("zero-shot")
+
+
+def test_deactivate_and_rotate_tokens(server):
+    pid, owner = new_project(server.url)
+    made = owner.ok("POST", f"/projects/{pid}/coders", 201, json={"name": "dee"})
+    dee = Api(server.url, made["token"])
+    assert dee.ok("GET", "/me")["active"] is True
+    assert dee.patch(f"/projects/{pid}/coders/{made['id']}", json={"active": False}).status_code == 403  # owners only
+    owner_id = owner.ok("GET", "/me")["id"]
+    assert owner.patch(f"/projects/{pid}/coders/{owner_id}", json={"active": False}).status_code == 422
+    assert owner.ok("PATCH", f"/projects/{pid}/coders/{made['id']}", json={"active": False})["active"] is False
+    assert dee.get("/me").status_code == 401
+    owner.ok("PATCH", f"/projects/{pid}/coders/{made['id']}", json={"active": True})
+    assert dee.get("/me").status_code == 200
+    rotated = owner.ok("PATCH", f"/projects/{pid}/coders/{made['id']}", json={"new_token": True})
+    assert rotated["token"].startswith("lp_") and rotated["token"] != made["token"]
+    assert dee.get("/me").status_code == 401
+    assert Api(server.url, rotated["token"]).ok("GET", "/me")["name"] == "dee"
+    assert owner.patch(f"/projects/{pid}/coders/999999", json={"active": False}).status_code == 404
