@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Path, UploadFile, status
@@ -45,7 +46,7 @@ def create_project(body: ProjectCreate, db: DbDep, settings: SettingsDep, tok: T
     """Create a project with its owner; the owner's token is in the response (shown once).
 
     When the server has an admin token (LOUPE_ADMIN_TOKEN), send it as the bearer token."""
-    if settings.admin_token and tok != settings.admin_token:
+    if settings.admin_token and not secrets.compare_digest((tok or "").encode(), settings.admin_token.encode()):
         raise Unauthorized("creating a project needs the server's admin token as 'Authorization: Bearer <token>'")
     with db.write() as session:
         project, owner, secret = svc.create_project(

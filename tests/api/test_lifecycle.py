@@ -1,5 +1,6 @@
-"""A suggest job killed mid-way (SIGKILL) runs again at the next start and ends as if never
-interrupted: same suggestions as an uninterrupted run, none twice."""
+"""Server lifecycle: a suggest job killed mid-way (SIGKILL) runs again at the next start and ends
+as if never interrupted (same suggestions as an uninterrupted run, none twice); an admin token,
+when configured, guards project creation."""
 
 from __future__ import annotations
 
@@ -57,3 +58,11 @@ def test_killed_job_resumes_and_matches_an_uninterrupted_run(make_server, tmp_pa
     ref_job = wait_for_job(ref, ref_pid, ref.ok("POST", f"/projects/{ref_pid}/jobs", 202, json={"kind": "suggest"})["id"])
     assert ref_job["status"] == "done" and ref_job["attempts"] == 1
     assert interrupted == suggestions_by_position(ref, ref_pid) and interrupted
+
+
+def test_admin_token_guards_project_creation(make_server, tmp_path):
+    server = make_server(data_dir=tmp_path / "admin", LOUPE_ADMIN_TOKEN="s3cret").start()
+    body = {"name": "study", "owner": "amira"}
+    assert Api(server.url).post("/projects", json=body).status_code == 401
+    assert Api(server.url, "wrong").post("/projects", json=body).status_code == 401
+    assert Api(server.url, "s3cret").ok("POST", "/projects", 201, json=body)["owner"]["name"] == "amira"
