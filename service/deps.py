@@ -35,8 +35,16 @@ def get_pipeline(request: Request) -> Pipeline:
     return pipeline
 
 
-def get_runner(request: Request) -> JobRunner:
-    return request.app.state.runner
+class _NotStarted:
+    """Stands in for the job runner while the model loads: queued jobs wait in the database and
+    the runner picks them up when it starts."""
+
+    def notify(self) -> None:
+        pass
+
+
+def get_runner(request: Request) -> JobRunner | _NotStarted:
+    return request.app.state.runner or _NotStarted()
 
 
 def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
@@ -58,7 +66,7 @@ SessionDep = Annotated[Session, Depends(read_session)]
 CoderDep = Annotated[Caller, Depends(current_coder)]
 TokenDep = Annotated[str | None, Depends(token)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
-RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+RunnerDep = Annotated[JobRunner | _NotStarted, Depends(get_runner)]
 ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="project id")]
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]  # any other id in a path
 
