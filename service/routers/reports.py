@@ -23,7 +23,7 @@ def agreement(
     coder: CoderDep,
     session: SessionDep,
     metrics: Annotated[list[str] | None, Query(description=f"any of {', '.join(METRICS)}")] = None,
-    n_boot: Annotated[int, Query(ge=0, le=5000, description="bootstrap resamples for the intervals (0: none)")] = 500,
+    n_boot: Annotated[int, Query(ge=0, le=5000, description="bootstrap resamples for the intervals (0: none)")] = 200,
 ) -> Any:
     """Agreement between coders and between the model and each coder, per code and overall, with intervals."""
     if project.blind and coder.role != "owner":

@@ -112,7 +112,8 @@ class BulkResult(BaseModel):
 
 
 class AgreementRead(BaseModel):
-    units: int
+    units: int = Field(description="segments with at least one decision")
+    units_coded_by_two_or_more: int = Field(description="segments the between-coder figures rest on")
     coders: list[str]
     codes: list[str]
     codebook_version: int

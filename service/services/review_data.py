@@ -4,7 +4,8 @@ Agreement reads decisions, never suggestions, unless the model is compared as a 
 value for (segment, code) is their current coding of it when they have an entry touching that code,
 and missing otherwise: in a review, a code nobody asked a coder about is not a "no". The model's
 value is defined for every segment it scored: 1 when it suggested the code at or above the
-project's threshold, else 0.
+project's threshold, else 0. Between coders, agreement rests on the segments two or more coders
+decided; the model is compared with each coder on the segments that coder decided.
 """
 
 from __future__ import annotations
@@ -65,11 +66,24 @@ def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = 
         ):
             if seg in scored and code in k_ix:
                 presence[u_ix[seg], n_ix[MODEL], k_ix[code]] = 1
-    table = CodingTable(units, names, codes, presence)
-    between = _as_dicts(per_code(table, metrics, coders=humans, n_boot=n_boot, seed=seed)) if len(humans) >= 2 else {}
-    model = {h: _as_dicts(per_code(table, metrics, coders=[MODEL, h], n_boot=n_boot, seed=seed)) for h in humans}
+    coded = (presence >= 0).any(axis=2)  # (units, coders): the coder decided something on the unit
+
+    def table_for(rows: np.ndarray) -> CodingTable:
+        """The table on these units only. Between coders: units two or more coders decided (a unit
+        one coder decided shows no agreement; left in, it would still enter Fleiss' and Gwet's
+        chance terms, and cost bootstrap time). Model vs a coder: the units that coder decided."""
+        return CodingTable([units[i] for i in rows], names, codes, presence[rows])
+
+    humans_ix = [n_ix[h] for h in humans]
+    shared = np.flatnonzero(coded[:, humans_ix].sum(axis=1) >= 2)
+    between = _as_dicts(per_code(table_for(shared), metrics, coders=humans, n_boot=n_boot, seed=seed)) if len(humans) >= 2 else {}
+    model = {}
+    for h in humans:
+        rows = np.flatnonzero(coded[:, n_ix[h]] & coded[:, n_ix[MODEL]])
+        model[h] = _as_dicts(per_code(table_for(rows), metrics, coders=[MODEL, h], n_boot=n_boot, seed=seed))
     return {
         "units": len(units),
+        "units_coded_by_two_or_more": int(len(shared)),
         "coders": humans,
         "codes": codes,
         "codebook_version": book.version,
