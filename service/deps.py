@@ -20,15 +20,19 @@ from service.storage.tables import Project
 bearer = HTTPBearer(auto_error=False, description="a coder's API token")
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency on the thread pool,
+# and each such hop costs a thread switch (and a turn at the GIL) on every request.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def get_pipeline(request: Request) -> Pipeline:
+async def get_pipeline(request: Request) -> Pipeline:
     pipeline = getattr(request.app.state, "pipeline", None)
     if pipeline is None:
         raise NotReady("the model is still loading; try again in a moment (GET /ready says when)")
@@ -43,7 +47,7 @@ class _NotStarted:
         pass
 
 
-def get_runner(request: Request) -> JobRunner | _NotStarted:
+async def get_runner(request: Request) -> JobRunner | _NotStarted:
     return request.app.state.runner or _NotStarted()
 
 
@@ -52,7 +56,7 @@ def read_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
         yield session
 
 
-def token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str | None:
+async def token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str | None:
     return credentials.credentials if credentials else None
 
 
