@@ -24,8 +24,9 @@ def free_port() -> int:
 class ServerProcess:
     """`start()` waits for /ready (the model loaded); `kill()` sends SIGKILL; `stop()` asks politely."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None, cache_dir: Path | None = None, **env: str) -> None:
-        self.data_dir, self.database_url, self.cache_dir, self.extra = Path(data_dir), database_url, cache_dir, env
+    def __init__(self, data_dir: Path, database_url: str | None = None, cache_dir: Path | None = None, *, cpus: str | None = None, **env: str) -> None:
+        """cpus: run the server on these CPUs only (`taskset -c`), e.g. to keep a load generator off them."""
+        self.data_dir, self.database_url, self.cache_dir, self.extra, self.cpus = Path(data_dir), database_url, cache_dir, env, cpus
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -38,8 +39,9 @@ class ServerProcess:
         if self.database_url:
             env["LOUPE_DATABASE_URL"] = self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        pin = ["taskset", "-c", self.cpus] if self.cpus else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "scripts.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
+            [*pin, sys.executable, "-m", "scripts.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
