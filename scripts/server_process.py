@@ -40,10 +40,11 @@ class ServerProcess:
             env["LOUPE_DATABASE_URL"] = self.database_url
         self.data_dir.mkdir(parents=True, exist_ok=True)
         pin = ["taskset", "-c", self.cpus] if self.cpus else []
-        self.proc = subprocess.Popen(
-            [*pin, sys.executable, "-m", "scripts.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-        )
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [*pin, sys.executable, "-m", "scripts.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -113,18 +113,10 @@ def get_document(session: Session, project: Project, document_id: int) -> Docume
 
 
 def list_documents(session: Session, project: Project, *, offset: int = 0, limit: int = 100) -> list[tuple[DocumentRow, int]]:
-    counts = (
-        select(SegmentRow.document_id, func.count().label("n")).where(SegmentRow.project_id == project.id).group_by(SegmentRow.document_id).subquery()
-    )
-    q = (
-        select(DocumentRow, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.document_id == DocumentRow.id)
-        .where(DocumentRow.project_id == project.id)
-        .order_by(DocumentRow.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return [(d, int(n)) for d, n in session.execute(q)]
+    """A page of the project's documents, each with its number of segments."""
+    rows = list(session.scalars(select(DocumentRow).where(DocumentRow.project_id == project.id).order_by(DocumentRow.id).offset(offset).limit(limit)))
+    counts = segment_counts(session, [d.id for d in rows])
+    return [(d, counts.get(d.id, 0)) for d in rows]
 
 
 def list_segments(session: Session, project: Project, *, document_id: int | None, after: int = 0, limit: int = 100) -> list[SegmentRow]:

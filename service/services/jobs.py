@@ -173,7 +173,7 @@ class JobRun:
             ids = [int(seg.id) for seg in chunk]
             existing = {(x.segment_id, x.code): x for x in s.scalars(
                 select(Suggestion).where(Suggestion.codebook_id == book.id, Suggestion.segment_id.in_(ids)))}
-            for k, seg, props in zip(keep, chunk, proposals):
+            for seg, props in zip(chunk, proposals):
                 sid = int(seg.id)
                 for p in props:
                     ev = p.evidence
@@ -187,9 +187,10 @@ class JobRun:
                     else:
                         row.score, row.model, row.evidence, row.job_id = float(p.score), model, evidence, self.job_id
                         stats["updated"] += 1
+            row_of = {sid: k for sid, k in zip(ids, keep)}
             for (sid, code), row in existing.items():
                 if code in col:
-                    row.score, row.model, row.job_id = float(scores[keep[ids.index(sid)], col[code]]), model, self.job_id
+                    row.score, row.model, row.job_id = float(scores[row_of[sid], col[code]]), model, self.job_id
                     stats["updated"] += 1
 
     def _prioritise(self, project: Project, book: CodebookVersion, segs: _Segs, codes: list[str]) -> None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -191,12 +191,8 @@ def codebook_of(session: Session, ref: CodebookRef) -> Codebook:
 
 
 def current_codebook(session: Session, project: Project) -> CodebookVersion:
-    row = session.scalar(
-        select(CodebookVersion).where(CodebookVersion.project_id == project.id).order_by(CodebookVersion.version.desc()).limit(1)
-    )
-    if row is None:  # every project is created with version 1
-        raise NotFound("codebook of project", project.id)
-    return row
+    """The current version's row, content included (current_ref when the content is not needed)."""
+    return session.get(CodebookVersion, current_ref(session, project).id)
 
 
 def codebook_versions(session: Session, project: Project) -> list[CodebookVersion]:
@@ -233,13 +229,14 @@ def as_codebook(row: CodebookVersion) -> Codebook:
 def add_codebook_version(session: Session, *, project: Project, data: dict | None, coder: Caller | None) -> CodebookVersion:
     """Store `data` as the project's next codebook version; an unchanged codebook makes no new version."""
     codebook = parse(data)
-    last = session.scalar(select(func.max(CodebookVersion.version)).where(CodebookVersion.project_id == project.id))
-    if last is not None:
-        current = current_codebook(session, project)
-        if current.fingerprint == codebook.fingerprint:
-            return current
+    try:
+        current = current_ref(session, project)
+    except NotFound:  # the project's first version
+        current = None
+    if current is not None and current.fingerprint == codebook.fingerprint:
+        return session.get(CodebookVersion, current.id)
     row = CodebookVersion(
-        project_id=project.id, version=(last or 0) + 1, name=codebook.name,
+        project_id=project.id, version=(current.version if current else 0) + 1, name=codebook.name,
         content=codebook.source, fingerprint=codebook.fingerprint, created_by=coder.id if coder else None,
     )
     session.add(row)

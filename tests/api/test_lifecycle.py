@@ -41,7 +41,7 @@ def test_killed_job_resumes_and_matches_an_uninterrupted_run(make_server, tmp_pa
     deadline = time.monotonic() + 120
     while True:
         state = owner.ok("GET", f"/projects/{pid}/jobs/{job['id']}")
-        if state["status"] == "running" and 0 < state["done"] < state["total"]:
+        if state["status"] == "running" and 0 < state["done"] < state["total"] // 2:  # far from the end: the kill lands mid-job
             break
         assert state["status"] != "done", "the job finished before it could be interrupted"
         assert time.monotonic() < deadline
