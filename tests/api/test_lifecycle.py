@@ -8,15 +8,21 @@ import time
 
 from tests.api.conftest import Api, new_project, wait_for_job
 
-TOPICS = ["trust between partners", "the funding cycle", "who holds the contract", "clinical leadership",
-          "volunteers on the ward", "reporting to the board", "shared decisions", "power over budgets"]
+TOPICS = [  # answers the seed codebook codes plainly, so every run has suggestions to compare
+    "We trust the charity because they have always delivered what they promised.",
+    "The commissioners hold the money, so in the end they decide what counts.",
+    "Control comes from the top: the trust board sets targets and we report against them.",
+    "The consultant led the change; clinical leadership made the difference.",
+    "Trust was built slowly, over years of working side by side.",
+    "Funding is short-term, which gives the statutory side all the power.",
+]
 
 
 def transcript(n: int, salt: str) -> str:
     lines = []
     for k in range(n):
         who = "Interviewer" if k % 2 == 0 else "P1"
-        lines.append(f"{who}: In meeting {k} ({salt}) we talked about {TOPICS[k % len(TOPICS)]}, and item {k * 7 + 3} came up again.")
+        lines.append(f"{who}: {TOPICS[k % len(TOPICS)]} (meeting {k}, {salt})")
     return "\n".join(lines)
 
 
@@ -35,7 +41,7 @@ def suggestions_by_position(api: Api, pid: int) -> list[tuple[int, str, float]]:
 def test_killed_job_resumes_and_matches_an_uninterrupted_run(make_server, tmp_path):
     server = make_server(data_dir=tmp_path / "jobs", LOUPE_JOB_CHUNK="16").start()
     text = transcript(400, f"salt {time.time()}")  # new text: nothing in the embedding cache
-    pid, owner = new_project(server.url, retrain_every=0)
+    pid, owner = new_project(server.url, retrain_every=0, threshold=0.2)  # low: plenty of suggestions to compare
     owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": "long.txt", "text": text, "unit": "turn"})
     job = owner.ok("POST", f"/projects/{pid}/jobs", 202, json={"kind": "suggest"})
     deadline = time.monotonic() + 120
@@ -53,7 +59,7 @@ def test_killed_job_resumes_and_matches_an_uninterrupted_run(make_server, tmp_pa
     assert done["status"] == "done" and done["attempts"] == 2 and done["done"] == done["total"]
     interrupted = suggestions_by_position(owner, pid)
 
-    ref_pid, ref = new_project(server.url, retrain_every=0)
+    ref_pid, ref = new_project(server.url, retrain_every=0, threshold=0.2)
     ref.ok("POST", f"/projects/{ref_pid}/documents/text", 201, json={"name": "long.txt", "text": text, "unit": "turn"})
     ref_job = wait_for_job(ref, ref_pid, ref.ok("POST", f"/projects/{ref_pid}/jobs", 202, json={"kind": "suggest"})["id"])
     assert ref_job["status"] == "done" and ref_job["attempts"] == 1
