@@ -12,6 +12,8 @@ File format (YAML or JSON), validated against CODEBOOK_SCHEMA:
         exclude: [...]      # when not to apply
         examples: [...]     # passages that should get the code
         children: [ ...same shape... ]
+        guid: ...           # optional: the code's REFI-QDA GUID, kept across import and export
+        codable: false      # optional: a grouping code that is not applied itself (REFI-QDA isCodable)
 
 A code's `path` joins the ids from the root: "trust/personal".
 """
@@ -39,6 +41,8 @@ _CODE_SCHEMA: dict[str, Any] = {
         "exclude": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "examples": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "color": {"type": "string", "pattern": r"^#[0-9A-Fa-f]{6}$"},
+        "guid": {"type": "string", "pattern": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+        "codable": {"type": "boolean"},
         "children": {"type": "array", "items": {"$ref": "#/$defs/code"}},
     },
 }
@@ -74,6 +78,8 @@ class Code:
     color: str | None = None
     parent: str | None = None
     children: tuple[str, ...] = ()
+    guid: str | None = None
+    codable: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,8 @@ def parse_codebook(data: Any, origin: str = "<codebook>") -> Codebook:
                 color=item.get("color"),
                 parent=parent,
                 children=tuple(f"{path}/{c['id']}" for c in children),
+                guid=item.get("guid"),
+                codable=item.get("codable", True),
             )
             walk(children, path)
 

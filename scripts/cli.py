@@ -24,6 +24,7 @@ from rich.text import Text
 
 from models.base import LoupeError
 from scripts.agree_cli import agree
+from scripts.exchange_cli import export, import_
 
 app = typer.Typer(
     help="Loupe: LLM-assisted thematic coding of qualitative data, local-first.",
@@ -201,6 +202,8 @@ def demo(
 
 
 app.command()(agree)
+app.command(name="import")(import_)
+app.command()(export)
 
 
 @app.command()

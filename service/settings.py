@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: a SQLite file DATA_DIR/loupe.db); e.g. postgresql+psycopg://user@host/db")
     max_upload_mb: float = Field(20.0, gt=0, description="largest upload the server accepts, in MB (larger: 413)")
     admin_token: str | None = Field(None, description="when set, creating a project needs 'Authorization: Bearer <admin_token>'")
+    refi_schema_dir: Path | None = Field(None, description="folder with REFI-QDA Codebook.xsd and Project.xsd for validating .qdc/.qdpx (default: shared/refi-qda beside the checkout)")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     job_chunk: int = Field(256, ge=1, description="segments per committed chunk in server jobs")

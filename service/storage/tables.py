@@ -183,6 +183,10 @@ class Decision(Base):
     suggested_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), nullable=True)
     memo: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The character selection [span_start, span_end) of the document the coder applied the code
+    # to, when it is not the whole segment (codings imported from a QDA tool keep theirs).
+    span_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    span_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     client_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,0 +1,1 @@
+"""Exchange formats: REFI-QDA codebooks (.qdc) and projects (.qdpx), to and from QDA tools."""

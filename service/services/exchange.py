@@ -1,0 +1,266 @@
+"""REFI-QDA import and export: projects (.qdpx) and codebooks (.qdc) to and from QDA tools.
+
+Import reads and checks the whole file before anything is stored; a file that cannot be used
+is refused with the reason and touches nothing. A project import makes a new Loupe project: the
+text sources become documents, the users coders, the codebook version 1, and each coding one
+"add" decision per segment its selection overlaps, attributed to the coding's user, with the
+selection kept on the decision (span_start, span_end) and the notes linked to the coding as memo.
+
+Export writes the current codebook, every document, and each coder's current codings as
+selections created by that coder. A coding that came from an accepted model suggestion carries a
+note with the suggestion's score, model and codebook version (the standard has no field for
+them), so provenance survives the trip into NVivo, ATLAS.ti, MAXQDA or QualCoder.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.base import Document
+from models.exchange.qda import (
+    QdaCoding,
+    QdaNote,
+    QdaProject,
+    QdaSource,
+    QdaUser,
+    codebook_document,
+    codes_of,
+    stable_guid,
+)
+from models.exchange.qdc import read_qdc, write_qdc
+from models.exchange.qdpx import read_qdpx, write_qdpx
+from models.text.readers import looks_like_transcript
+from models.text.segment import SegmentationConfig, TokenCounter, approx_tokens
+from service.services.documents import store_documents
+from service.services.projects import (
+    Caller,
+    add_codebook_version,
+    add_coder,
+    as_codebook,
+    codebook_versions,
+    create_project,
+    current_codebook,
+    get_codebook_version,
+    list_coders,
+)
+from service.storage.tables import (
+    CodebookVersion,
+    Coder,
+    Decision,
+    DocumentRow,
+    Project,
+    SegmentRow,
+)
+
+GUID_KEY = "refi:guid"  # document attribute holding the source's REFI-QDA GUID
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("loupe")
+    except PackageNotFoundError:
+        return "dev"
+
+
+VERSION = _version()
+
+
+def _unique(name: str, used: set[str]) -> str:
+    out, n = name, 2
+    while out in used:
+        out, n = f"{name} ({n})", n + 1
+    used.add(out)
+    return out
+
+
+def _caller(row) -> Caller:  # type: ignore[no-untyped-def]
+    return Caller(row.id, row.project_id, row.name, row.role)
+
+
+def import_project(
+    session: Session,
+    *,
+    data: bytes,
+    owner_name: str,
+    name: str | None = None,
+    schema_dir: str | Path | None = None,
+    segmentation: SegmentationConfig = SegmentationConfig(),
+    count_tokens: TokenCounter = approx_tokens,
+) -> tuple[Project, Coder, str, dict[str, Any]]:
+    """A new project from a .qdpx archive: (project, its owner, the owner's token, the import report)."""
+    qp, check = read_qdpx(data, schema_dir=schema_dir)  # everything is read and checked before any write
+    doc, code_paths = codebook_document(qp.codes, name=f"{qp.name} codebook") if qp.codes else (None, {})
+    project, owner, owner_token = create_project(session, name=(name or qp.name)[:200], owner_name=owner_name, description=qp.description, codebook=doc)
+    book = current_codebook(session, project)
+    owner_caller = _caller(owner)
+
+    coders: dict[str, int] = {}
+    tokens: list[dict[str, Any]] = [{"name": owner.name, "id": owner.id, "role": "owner", "token": None}]
+    used = {owner.name}
+    for user in qp.users:
+        if user.name == owner_name:
+            coders[user.guid] = owner.id
+            continue
+        row, token = add_coder(session, project=project, name=_unique(user.name[:200], used), role="coder")
+        coders[user.guid] = row.id
+        tokens.append({"name": row.name, "id": row.id, "role": "coder", "token": token, "guid": user.guid})
+
+    report: dict[str, Any] = {"warnings": list(qp.warnings), "unsupported": qp.unsupported, "validation": check.as_dict()}
+    for ref in {c.user for s in qp.sources for c in s.codings if c.user and c.user not in coders}:
+        row, token = add_coder(session, project=project, name=_unique(f"user-{ref[:8]}", used), role="coder")
+        coders[ref] = row.id
+        tokens.append({"name": row.name, "id": row.id, "role": "coder", "token": token, "guid": ref})
+        report["warnings"].append(f"codings name user {ref}, who is not in the project's Users; imported as coder {row.name!r}")
+
+    names: set[str] = set()
+    documents = [
+        Document(_unique(s.name[:480], names), s.text, s.name, s.kind, looks_like_transcript(s.text),
+                 {**{k: v for k, v in s.variables.items() if v is not None}, GUID_KEY: s.guid})
+        for s in qp.sources
+    ]
+    rows = store_documents(session, project=project, documents=documents, coder=owner_caller, data=data,
+                           segmentation=segmentation, count_tokens=count_tokens) if documents else []
+
+    decisions, codings = [], 0
+    for source, row in zip(qp.sources, rows):
+        segments = list(session.execute(select(SegmentRow.id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end)
+                                        .where(SegmentRow.document_id == row.id).order_by(SegmentRow.start)))
+        for coding in source.codings:
+            hit = [s for s in segments if s.start < coding.end and coding.start < s.end]
+            if not hit:
+                report["warnings"].append(f"{source.name!r}: coding {coding.guid} ({coding.start}-{coding.end}) covers no segment's text; skipped")
+                continue
+            codings += 1
+            path = code_paths[coding.code]
+            memo = "\n\n".join(qp.notes[n].text for n in coding.notes if n in qp.notes) or None
+            coder_id = coders.get(coding.user or "", owner.id)
+            decisions.extend(
+                Decision(project_id=project.id, segment_id=s.id, coder_id=coder_id, verdict="add", code=path, effects={path: True},
+                         codebook_id=book.id, memo=memo, span_start=coding.start, span_end=coding.end,
+                         client_key=f"refi:{coding.guid}:{s.ordinal}")
+                for s in hit
+            )
+    session.add_all(decisions)
+    session.flush()
+    report.update({
+        "project": project.id, "name": project.name, "origin": qp.origin, "documents": [r.name for r in rows],
+        "codes": len(code_paths), "coders": tokens, "codings": codings, "decisions": len(decisions),
+    })
+    return project, owner, owner_token, report
+
+
+def _spans(session: Session, project: Project, coder_ids: set[int] | None = None) -> dict[tuple[int, int, str], list[tuple[int, int, Decision]]]:
+    """{(segment, coder, code): [(start, end, the decision that applied it)]} for codes applied now.
+
+    The ledger is folded in id order: an entry that applies a code adds its selection (its span,
+    or the whole segment), one that removes the code clears them."""
+    seg_span = {}
+    state: dict[tuple[int, int, str], list[tuple[int | None, int | None, Decision]]] = defaultdict(list)
+    q = select(Decision).where(Decision.project_id == project.id).order_by(Decision.id)
+    for d in session.scalars(q):
+        if coder_ids is not None and d.coder_id not in coder_ids:
+            continue
+        for code, applied in d.effects.items():
+            key = (d.segment_id, d.coder_id, code)
+            if not applied:
+                state.pop(key, None)
+                continue
+            span = (d.span_start, d.span_end) if d.span_start is not None and code == (d.new_code or d.code) else (None, None)
+            if all((s, e) != span for s, e, _ in state[key]):
+                state[key].append((*span, d))
+    ids = {k[0] for k in state}
+    for sid, start, end in session.execute(select(SegmentRow.id, SegmentRow.start, SegmentRow.end).where(SegmentRow.id.in_(ids))) if ids else []:
+        seg_span[sid] = (start, end)
+    return {k: [(s if s is not None else seg_span[k[0]][0], e if e is not None else seg_span[k[0]][1], d) for s, e, d in v] for k, v in state.items() if v}
+
+
+def _provenance(d: Decision, coder: str, versions: dict[int, int]) -> str | None:
+    if d.suggestion_id is None:
+        return d.memo
+    code = d.new_code if d.verdict == "replace" else d.code
+    how = f"replaced the suggested code {d.code!r} with {code!r}" if d.verdict == "replace" else f"accepted code {code!r}"
+    text = (f"Loupe suggestion {d.suggestion_id}: {coder} {how} on {d.created_at:%Y-%m-%d %H:%M} UTC (decision {d.id}). "
+            f"Score {d.suggested_score:.3f}, model {d.suggested_model}, codebook version {versions.get(d.codebook_id, '?')}.")
+    return f"{text}\n\n{d.memo}" if d.memo else text
+
+
+def export_project(session: Session, *, project: Project, coder_ids: list[int] | None = None,
+                   schema_dir: str | Path | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The project as a .qdpx archive, and a short report of what it holds. `coder_ids` limits
+    the codings (and users) to those coders (blind mode: a coder exports only their own)."""
+    scope = f"project:{project.id}"
+    book_row = current_codebook(session, project)
+    codebook = as_codebook(book_row)
+    codes, guids = codes_of(codebook, scope=scope)
+    coders = {c.id: c for c in list_coders(session, project) if coder_ids is None or c.id in coder_ids}
+    users = {cid: stable_guid("user", c.name) for cid, c in coders.items()}
+    versions = {v.id: v.version for v in codebook_versions(session, project)}
+    docs = {d.id: d for d in session.scalars(select(DocumentRow).where(DocumentRow.project_id == project.id).order_by(DocumentRow.id))}
+    sources = {
+        d.id: QdaSource(
+            guid=str(d.attributes.get(GUID_KEY) or stable_guid("source", scope, d.id)), name=d.name, text=d.text, kind="txt",
+            variables={k: v for k, v in d.attributes.items() if k != GUID_KEY and isinstance(v, (str, int, float, bool))},
+            user=users.get(d.created_by) if d.created_by else None, created=d.created_at,
+        )
+        for d in docs.values()
+    }
+    seg_doc = dict(session.execute(select(SegmentRow.id, SegmentRow.document_id).where(SegmentRow.project_id == project.id)).all())
+    notes: dict[str, QdaNote] = {}
+    seen: set[tuple[int, int, str, int, int]] = set()
+    skipped: set[str] = set()
+    for (segment_id, coder_id, code), spans in sorted(_spans(session, project, set(coder_ids) if coder_ids is not None else None).items()):
+        if code not in guids:
+            skipped.add(code)
+            continue
+        source = sources[seg_doc[segment_id]]
+        for start, end, d in spans:
+            key = (seg_doc[segment_id], coder_id, code, start, end)
+            if key in seen:
+                continue
+            seen.add(key)
+            selection = stable_guid("selection", source.guid, start, end, coders[coder_id].name)
+            coding = QdaCoding(guid=stable_guid("coding", selection, guids[code]), code=guids[code], start=start, end=end,
+                               selection=selection, user=users[coder_id], created=d.created_at)
+            text = _provenance(d, coders[coder_id].name, versions)
+            if text:
+                note = QdaNote(stable_guid("note", coding.guid), text, f"Loupe: {code}", users[coder_id], d.created_at)
+                notes[note.guid] = note
+                coding.notes.append(note.guid)
+            source.codings.append(coding)
+    qp = QdaProject(
+        name=project.name, origin=f"Loupe {VERSION}", description=project.description,
+        users=[QdaUser(users[c], coders[c].name) for c in coders], codes=codes, sources=list(sources.values()),
+        notes=notes, created=project.created_at,
+    )
+    data, check = write_qdpx(qp, schema_dir=schema_dir)
+    report = {
+        "sources": len(sources), "codes": len(guids), "users": len(coders), "codings": sum(len(s.codings) for s in sources.values()),
+        "notes": len(notes), "codebook_version": book_row.version, "validation": check.as_dict(),
+        "skipped_codes": sorted(skipped),
+    }
+    return data, report
+
+
+def import_codebook(session: Session, *, project: Project, coder: Caller | None, data: bytes, name: str | None = None,
+                    schema_dir: str | Path | None = None) -> tuple[CodebookVersion, dict[str, Any]]:
+    """A .qdc codebook as the project's next codebook version."""
+    codes, check = read_qdc(data, schema_dir=schema_dir)
+    doc, paths = codebook_document(codes, name=name or current_codebook(session, project).name)
+    row = add_codebook_version(session, project=project, data=doc, coder=coder)
+    return row, {"codes": len(paths), "validation": check.as_dict()}
+
+
+def export_codebook(session: Session, *, project: Project, version: int | None = None,
+                    schema_dir: str | Path | None = None) -> tuple[bytes, dict[str, Any]]:
+    """A codebook version (default: the current one) as a .qdc file, and a short report."""
+    row = current_codebook(session, project) if version is None else get_codebook_version(session, project, version)
+    codes, guids = codes_of(as_codebook(row), scope=f"project:{project.id}")
+    data, check = write_qdc(codes, origin=f"Loupe {VERSION}", schema_dir=schema_dir)
+    return data, {"codes": len(guids), "version": row.version, "validation": check.as_dict()}
