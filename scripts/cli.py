@@ -24,6 +24,7 @@ from rich.text import Text
 
 from models.base import LoupeError
 from scripts.agree_cli import agree
+from scripts.cluster_cli import cluster
 from scripts.exchange_cli import export, import_
 
 app = typer.Typer(
@@ -204,6 +205,7 @@ def demo(
 app.command()(agree)
 app.command(name="import")(import_)
 app.command()(export)
+app.command()(cluster)
 
 
 @app.command()

@@ -50,7 +50,8 @@ def fast_json(model: BaseModel, status_code: int = 200) -> Response:
 def start_job(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep, body: JobCreate) -> Any:
     """Queue a job (a job of the same kind already queued is returned instead). Poll GET .../jobs/{id}."""
     with db.write() as session:
-        job = jobs.enqueue(session, project=project, kind=body.kind, coder=coder)
+        params = body.params.model_dump() if body.params is not None and body.kind == "cluster" else None
+        job = jobs.enqueue(session, project=project, kind=body.kind, coder=coder, params=params)
     runner.notify()
     return job
 

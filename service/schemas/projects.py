@@ -145,10 +145,25 @@ class SegmentRead(Read):
     sentences: list[list[int]] = Field(description="[start, end] of each sentence, relative to the segment text")
 
 
+class ClusterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["auto", "hdbscan", "kmeans"] = Field("auto", description="auto: HDBSCAN up to 20,000 segments, faiss k-means above")
+    min_cluster_size: int | None = Field(None, ge=2, le=100_000, description="HDBSCAN (default: max(5, n/200))")
+    min_samples: int | None = Field(None, ge=1, le=100_000, description="HDBSCAN (default: min_cluster_size)")
+    k: int | None = Field(None, ge=2, le=10_000, description="k-means clusters (default: sqrt(n/2))")
+    coverage_threshold: float = Field(0.5, ge=0.0, le=1.0, description="clusters covered less than this are candidate codes")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    projection: Literal["pca", "umap"] = Field("pca", description="the 2-D map (umap needs umap-learn)")
+
+
 class JobCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "suggest"}]})
 
-    kind: Literal["suggest", "retrain"] = Field(description="suggest: score the project's segments; retrain: learn from the decisions, then score")
+    kind: Literal["suggest", "retrain", "cluster"] = Field(
+        description="suggest: score the project's segments; retrain: learn from the decisions, then score; "
+                    "cluster: cluster the segments and list candidate codes (GET .../clusters)")
+    params: ClusterParams | None = Field(None, description="for kind=cluster: clustering options")
 
 
 class JobRead(Read):

@@ -37,16 +37,17 @@ from service.storage.tables import (
 )
 
 log = logging.getLogger("loupe.jobs")
-KINDS = ("suggest", "retrain")
+KINDS = ("suggest", "retrain", "cluster")
 
 
-def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | None = None) -> Job:
+def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | None = None, params: dict | None = None) -> Job:
     """Queue a job; a job of the same kind already queued for the project is returned instead."""
     queued = session.scalar(select(Job).where(Job.project_id == project.id, Job.kind == kind, Job.status == "queued"))
     if queued is not None:
         return queued
     last = session.scalar(select(func.max(Decision.id)).where(Decision.project_id == project.id)) or 0
-    job = Job(project_id=project.id, kind=kind, status="queued", params={"last_decision_id": int(last)}, created_by=coder.id if coder else None)
+    job = Job(project_id=project.id, kind=kind, status="queued", params={**(params or {}), "last_decision_id": int(last)},
+              created_by=coder.id if coder else None)
     session.add(job)
     session.flush()
     return job
@@ -247,6 +248,16 @@ class JobRunner:
             job.status, job.started_at, job.attempts, job.error = "running", utcnow(), job.attempts + 1, None
             return job.id
 
+    def _run(self, job_id: int) -> None:
+        with self.db.read() as s:
+            kind = s.scalar(select(Job.kind).where(Job.id == job_id))
+        if kind == "cluster":
+            from service.services.discovery import run_cluster_job
+
+            run_cluster_job(self.db, self.pipeline, job_id)
+        else:
+            JobRun(self.db, self.pipeline, job_id, chunk=self.pipeline.settings.job_chunk).run()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -259,7 +270,7 @@ class JobRunner:
                 self._wake.clear()
                 continue
             try:
-                JobRun(self.db, self.pipeline, job_id, chunk=self.pipeline.settings.job_chunk).run()
+                self._run(job_id)
                 status, error = "done", None
             except Exception as exc:
                 log.error("job %s failed:\n%s", job_id, traceback.format_exc())

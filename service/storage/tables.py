@@ -209,3 +209,60 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ClusterRun(Base):
+    """One clustering of a project's segments (a cluster job's result), with its 2-D map."""
+
+    __tablename__ = "cluster_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    codebook_id: Mapped[int] = mapped_column(ForeignKey("codebooks.id"))
+    method: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    points: Mapped[dict] = mapped_column(JSON, default=dict)  # {"projection": ..., "points": [{id, x, y, cluster, code}]}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Cluster(Base):
+    """A cluster of one run; `candidate` when the codebook covers it poorly. `status` follows the
+    latest ClusterAction (open until someone adopts, merges or dismisses it)."""
+
+    __tablename__ = "clusters"
+    __table_args__ = (UniqueConstraint("run_id", "label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("cluster_runs.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    label: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    keywords: Mapped[list] = mapped_column(JSON, default=list)
+    representatives: Mapped[list] = mapped_column(JSON, default=list)  # [{"id": segment id, "text": ...}]
+    members: Mapped[list] = mapped_column(JSON, default=list)  # segment ids, closest to the centroid first
+    similarities: Mapped[list] = mapped_column(JSON, default=list)  # cosine to the centroid, per member
+    documents: Mapped[dict] = mapped_column(JSON, default=dict)
+    speakers: Mapped[dict] = mapped_column(JSON, default=dict)
+    coverage: Mapped[float] = mapped_column(Float)
+    codes: Mapped[list] = mapped_column(JSON, default=list)
+    candidate: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    definition: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | adopted | merged | dismissed
+
+
+class ClusterAction(Base):
+    """What an analyst did with a cluster (append-only): adopt as a new code, merge into a code, dismiss."""
+
+    __tablename__ = "cluster_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id"), index=True)
+    coder_id: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(20))  # adopt | merge | dismiss
+    code: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    codebook_id: Mapped[int | None] = mapped_column(ForeignKey("codebooks.id"), nullable=True)  # the version it made
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Inductive discovery: clusters of segments, their descriptions, and candidate codes."""

@@ -1,0 +1,117 @@
+"""Clustering segment embeddings into candidate themes.
+
+Two methods, chosen by corpus size unless the caller says otherwise:
+
+- **HDBSCAN** (scikit-learn) for small and medium corpora: density-based, finds the number of
+  clusters itself and leaves segments that belong nowhere as noise (label -1). Run on a PCA
+  reduction of the embeddings (10 dimensions by default), which is what makes density
+  estimation meaningful and fast; BERTopic does the same with UMAP.
+- **k-means** (faiss, spherical) for large corpora: k = sqrt(n / 2) by default, every segment in
+  a cluster, linear in n.
+
+Both are deterministic given the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from models.base import LoupeError
+
+Method = Literal["auto", "hdbscan", "kmeans"]
+
+
+class ClusteringError(LoupeError):
+    """The segments cannot be clustered as asked (too few, bad options)."""
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    method: Method = "auto"
+    kmeans_above: int = 20_000  # "auto" uses k-means above this many segments
+    min_cluster_size: int | None = None  # HDBSCAN; default: max(5, n / 200)
+    min_samples: int | None = None  # HDBSCAN; default: min_cluster_size
+    k: int | None = None  # k-means; default: sqrt(n / 2)
+    reduce_dims: int = 10  # PCA dimensions before HDBSCAN (0: none)
+    seed: int = 0
+
+
+@dataclass
+class Clustering:
+    labels: np.ndarray  # (n,) int, -1 = noise
+    method: str
+    centroids: np.ndarray  # (n_clusters, d) L2-normalised mean embedding per label 0..n_clusters-1
+    params: dict
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.centroids.shape[0])
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def centroids_of(vectors: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    out = np.zeros((n_clusters, vectors.shape[1]), np.float32)
+    keep = labels >= 0
+    np.add.at(out, labels[keep], vectors[keep])
+    return _normalise(out).astype(np.float32)
+
+
+def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
+    """Labels 0, 1, 2... from the largest cluster down (ties by first member), noise stays -1."""
+    ids, first, counts = np.unique(labels[labels >= 0], return_index=True, return_counts=True)
+    order = np.lexsort((first, -counts))  # by size, then by first member
+    mapping = np.full(int(labels.max()) + 2 if labels.size else 1, -1, dtype=np.int64)
+    mapping[ids[order]] = np.arange(len(ids))
+    return np.where(labels >= 0, mapping[np.maximum(labels, 0)], -1).astype(np.int64)
+
+
+def _hdbscan(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict]:
+    from sklearn.cluster import HDBSCAN
+    from sklearn.decomposition import PCA
+
+    n = x.shape[0]
+    mcs = config.min_cluster_size or max(5, round(n / 200))
+    dims = min(config.reduce_dims, x.shape[1], n - 1) if config.reduce_dims else 0
+    z = PCA(n_components=dims, random_state=config.seed, svd_solver="randomized").fit_transform(x) if dims else x
+    model = HDBSCAN(min_cluster_size=mcs, min_samples=config.min_samples or None, copy=True)
+    labels = model.fit_predict(z.astype(np.float64))
+    return labels, {"min_cluster_size": mcs, "min_samples": config.min_samples or mcs, "reduce_dims": dims}
+
+
+def _kmeans(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict]:
+    import faiss
+
+    n = x.shape[0]
+    k = config.k or max(2, min(1000, round(math.sqrt(n / 2))))
+    if k > n:
+        raise ClusteringError(f"k-means with k={k} needs at least {k} segments; there are {n}")
+    km = faiss.Kmeans(x.shape[1], k, niter=25, nredo=3, seed=config.seed, spherical=True, verbose=False, max_points_per_centroid=256)
+    km.train(np.ascontiguousarray(x, dtype=np.float32))
+    _, assign = km.index.search(np.ascontiguousarray(x, dtype=np.float32), 1)
+    return assign[:, 0].astype(np.int64), {"k": k, "niter": 25, "nredo": 3}
+
+
+def cluster_embeddings(vectors: np.ndarray, config: ClusterConfig = ClusterConfig()) -> Clustering:
+    """Cluster L2-normalised embeddings; see the module docstring for the methods."""
+    x = np.asarray(vectors, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] < 3:
+        raise ClusteringError(f"clustering needs at least 3 segments; got {x.shape[0] if x.ndim == 2 else 0}")
+    method = config.method
+    if method == "auto":
+        method = "kmeans" if x.shape[0] > config.kmeans_above else "hdbscan"
+    if method not in ("hdbscan", "kmeans"):
+        raise ClusteringError(f"unknown clustering method {config.method!r}; use auto, hdbscan or kmeans")
+    x = _normalise(x)
+    labels, params = _hdbscan(x, config) if method == "hdbscan" else _kmeans(x, config)
+    labels = _relabel_by_size(labels)
+    n_clusters = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    params.update(seed=config.seed, n=int(x.shape[0]), noise=int((labels < 0).sum()))
+    return Clustering(labels=labels, method=method, centroids=centroids_of(x, labels, n_clusters), params=params)

@@ -1,0 +1,100 @@
+"""`loupe cluster`: cluster segments into candidate themes, from files or from a project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.base import LoupeError
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def cluster(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders to read (or use --project)")] = None,
+    out: Annotated[Path, typer.Option(help="folder for clusters.json, candidates.json, map.json and map.png")] = Path("loupe-clusters"),
+    project: Annotated[Optional[int], typer.Option(help="cluster a project's segments (its database; see --data-dir)")] = None,
+    codebook: Annotated[str, typer.Option(help='for files: "seed" or a codebook file; coverage is measured against it')] = "seed",
+    unit: Annotated[str, typer.Option(help="for files: segmentation unit (auto, sentence, turn, paragraph, window)")] = "auto",
+    text_column: Annotated[str, typer.Option(help="for .csv/.jsonl files: the text column")] = "text",
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="for files: a code scored at or above this covers a segment")] = 0.5,
+    method: Annotated[str, typer.Option(help="auto (HDBSCAN up to 20,000 segments, else k-means), hdbscan or kmeans")] = "auto",
+    min_cluster_size: Annotated[Optional[int], typer.Option(min=2, help="HDBSCAN (default: max(5, n/200))")] = None,
+    k: Annotated[Optional[int], typer.Option(min=2, help="k-means clusters (default: sqrt(n/2))")] = None,
+    coverage_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="clusters covered less than this are candidates")] = 0.5,
+    projection: Annotated[str, typer.Option(help="the map: pca, or umap (needs umap-learn)")] = "pca",
+    seed: Annotated[int, typer.Option(help="random seed (the result is the same for the same seed)")] = 0,
+    data_dir: Annotated[Optional[Path], typer.Option(help="with --project: where the database lives (LOUPE_DATA_DIR)")] = None,
+    database_url: Annotated[Optional[str], typer.Option(help="with --project: SQLAlchemy URL (LOUPE_DATABASE_URL)")] = None,
+) -> None:
+    """Cluster segments and list the clusters no code covers as candidate codes."""
+    from models.discovery.clustering import ClusterConfig
+    from models.discovery.pipeline import DiscoveryConfig, discover, write_outputs
+    from service.services.discovery_files import discover_inputs
+    from service.settings import get_settings
+
+    if (project is None) == (not paths):
+        _fail("give files or folders to cluster, or --project ID (not both)")
+    if method not in ("auto", "hdbscan", "kmeans"):
+        _fail(f"--method must be auto, hdbscan or kmeans, not {method!r}")
+    config = DiscoveryConfig(
+        clustering=ClusterConfig(method=method, min_cluster_size=min_cluster_size, k=k, seed=seed),  # type: ignore[arg-type]
+        coverage_threshold=coverage_threshold, projection=projection,
+    )
+    try:
+        settings = get_settings(data_dir=data_dir, database_url=database_url)
+        with console.status("Reading, embedding and clustering..."):
+            if project is not None:
+                ids, data, title = _project_data(settings, project)
+            else:
+                data, title = discover_inputs(settings, paths or [], codebook=codebook, unit=unit, text_column=text_column, threshold=threshold)
+                ids = data.ids
+            found = discover(data.vectors, data.texts, data.documents, data.speakers, data.carried, config, scores=data.scores, codes=data.codes)
+            written = write_outputs(found, out, ids, data.texts, title=title)
+    except (LoupeError, ValueError) as exc:
+        _fail(str(exc))
+    _print(found, data.texts)
+    console.print(f"Wrote {', '.join(str(p) for p in written.values())}", highlight=False)
+
+
+def _project_data(settings, project_id: int):  # type: ignore[no-untyped-def]
+    from service.components import Pipeline
+    from service.services.discovery import project_segments
+    from service.services.projects import get_project
+    from service.storage.db import Database
+
+    db = Database(settings.database)
+    try:
+        db.migrate()
+        with db.read() as session:
+            project = get_project(session, project_id)
+        data = project_segments(db, Pipeline(settings), project)
+    finally:
+        db.dispose()
+    return data.ids, data, project.name
+
+
+def _print(found, texts: list[str]) -> None:  # type: ignore[no-untyped-def]
+    c = found.clustering
+    console.print(f"{c.n_clusters} clusters ({c.method}), {int((c.labels < 0).sum())} of {len(texts)} segments as noise; "
+                  f"{len(found.candidates)} candidate codes.", highlight=False)
+    table = Table(title="Clusters (candidates marked *)", title_justify="left")
+    for col, just in (("#", "right"), ("size", "right"), ("coverage", "right"), ("keywords", "left"), ("top codes", "left")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for cl in found.clusters[:30]:
+        table.add_row(f"{cl.label}{'*' if cl.candidate else ''}", str(cl.size), f"{cl.coverage:.0%}",
+                      ", ".join(w for w, _ in cl.keywords[:5]), ", ".join(f"{code} ({n})" for code, n in cl.codes[:2]))
+    console.print(table)
+    for cl in found.candidates[:10]:
+        console.print(f"[bold]* {cl.label}: {cl.name}[/]  {cl.definition}", highlight=False)
+

@@ -1,0 +1,111 @@
+"""Inductive discovery: clusters of a project's segments and the candidate codes among them.
+
+Run clustering as a job: POST /projects/{id}/jobs {"kind": "cluster", "params": {...}}."""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from service.deps import MAX_ID, CoderDep, DbDep, Id, MemberDep, OwnerDep, RunnerDep, SessionDep
+from service.schemas.discovery import (
+    ActionRead,
+    ActionResult,
+    AdoptBody,
+    ClusterDetail,
+    ClustersRead,
+    DismissBody,
+    MergeBody,
+)
+from service.services import discovery as svc
+from service.services.jobs import enqueue
+
+router = APIRouter(tags=["discovery"])
+RunId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a cluster run (default: the latest)")]
+
+
+@router.get("/projects/{project_id}/clusters", response_model=ClustersRead)
+def list_clusters(project: MemberDep, session: SessionDep, run: RunId = None,
+                  candidates: Annotated[bool, Query(description="only the candidate codes")] = False) -> Any:
+    """The clusters of the latest run (or of `run`), largest first; `candidates=true` lists only those
+    the codebook covers poorly, each with a suggested name and definition."""
+    found = svc.latest_run(session, project, run)
+    return {"run": found, "clusters": svc.clusters_of(session, found, candidates_only=candidates)}
+
+
+@router.get("/projects/{project_id}/clusters/candidates", response_model=ClustersRead)
+def list_candidates(project: MemberDep, session: SessionDep, run: RunId = None) -> Any:
+    """The candidate codes of the latest run: clusters below the coverage threshold."""
+    found = svc.latest_run(session, project, run)
+    return {"run": found, "clusters": svc.clusters_of(session, found, candidates_only=True)}
+
+
+@router.get("/projects/{project_id}/clusters/map.json")
+def cluster_map(project: MemberDep, session: SessionDep, run: RunId = None) -> Any:
+    """The 2-D map of the run: one point per segment with its cluster (-1: noise) and top code."""
+    return svc.latest_run(session, project, run).points
+
+
+@router.get("/projects/{project_id}/clusters/map.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def cluster_map_png(project: MemberDep, session: SessionDep, run: RunId = None) -> Response:
+    """The map as a PNG: by cluster (candidate codes in red) and by top code."""
+    import numpy as np
+
+    from models.discovery.projection import save_map_png
+
+    found = svc.latest_run(session, project, run)
+    points = found.points.get("points", [])
+    xy = np.array([[p["x"], p["y"]] for p in points], dtype=np.float32).reshape(-1, 2)
+    labels = np.array([p["cluster"] for p in points], dtype=np.int64)
+    cands = {c.label for c in svc.clusters_of(session, found, candidates_only=True)}
+    buf = io.BytesIO()
+    save_map_png(buf, xy, labels, [p["code"] for p in points], candidates=cands, title=project.name)
+    return Response(buf.getvalue(), media_type="image/png")
+
+
+@router.get("/projects/{project_id}/clusters/{cluster_id}", response_model=ClusterDetail)
+def read_cluster(project: MemberDep, session: SessionDep, cluster_id: Id) -> Any:
+    from service.services.projects import in_project
+    from service.storage.tables import Cluster
+
+    return in_project(session, Cluster, project, cluster_id, "cluster")
+
+
+@router.post("/projects/{project_id}/clusters/{cluster_id}/adopt", response_model=ActionResult)
+def adopt(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep, cluster_id: Id, body: AdoptBody) -> Any:
+    """Adopt a candidate as a new code: a new codebook version holds it (with the cluster's
+    representatives as examples), its members become suggestions of it, and a suggest job is queued."""
+    with db.write() as session:
+        action, book, made = svc.adopt(session, project=project, coder=coder, cluster_id=cluster_id,
+                                       name=body.name, definition=body.definition, parent=body.parent)
+        enqueue(session, project=project, kind="suggest", coder=coder)
+        out = ActionResult(action=ActionRead.model_validate(action), codebook=book, suggestions=made)
+    runner.notify()
+    return out
+
+
+@router.post("/projects/{project_id}/clusters/{cluster_id}/merge", response_model=ActionResult)
+def merge(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep, cluster_id: Id, body: MergeBody) -> Any:
+    """Merge a cluster into an existing code: its representatives become examples of that code (a new version)."""
+    with db.write() as session:
+        action, book = svc.merge(session, project=project, coder=coder, cluster_id=cluster_id, code=body.code, note=body.note)
+        enqueue(session, project=project, kind="suggest", coder=coder)
+        out = ActionResult(action=ActionRead.model_validate(action), codebook=book)
+    runner.notify()
+    return out
+
+
+@router.post("/projects/{project_id}/clusters/{cluster_id}/dismiss", response_model=ActionResult)
+def dismiss(project: OwnerDep, coder: CoderDep, db: DbDep, cluster_id: Id, body: DismissBody) -> Any:
+    """Dismiss a candidate (recorded, with the note)."""
+    with db.write() as session:
+        action = svc.dismiss(session, project=project, coder=coder, cluster_id=cluster_id, note=body.note)
+        return ActionResult(action=ActionRead.model_validate(action))
+
+
+@router.get("/projects/{project_id}/cluster-actions", response_model=list[ActionRead])
+def actions(project: MemberDep, session: SessionDep) -> Any:
+    """Every adopt, merge and dismiss, oldest first."""
+    return svc.actions_of(session, project)
