@@ -3,9 +3,12 @@
 Two methods, chosen by corpus size unless the caller says otherwise:
 
 - **HDBSCAN** (scikit-learn) for small and medium corpora: density-based, finds the number of
-  clusters itself and leaves segments that belong nowhere as noise (label -1). Run on a PCA
-  reduction of the embeddings (10 dimensions by default), which is what makes density
-  estimation meaningful and fast; BERTopic does the same with UMAP.
+  clusters itself and leaves segments that belong nowhere as noise (label -1). It runs on a
+  reduction of the embeddings, as in BERTopic: UMAP to 5 dimensions (cosine, 15 neighbours,
+  min_dist 0), which keeps the local neighbourhoods density estimation needs. PCA is the
+  fallback (`reduction="pca"`, or when umap-learn is not installed); on sentence embeddings it
+  keeps too little local structure, and HDBSCAN then tends to return one cluster holding most of
+  the corpus (measured in scripts/bench_cluster.py).
 - **k-means** (faiss, spherical) for large corpora: k = sqrt(n / 2) by default, every segment in
   a cluster, linear in n.
 
@@ -35,8 +38,10 @@ class ClusterConfig:
     kmeans_above: int = 20_000  # "auto" uses k-means above this many segments
     min_cluster_size: int | None = None  # HDBSCAN; default: max(5, n / 200)
     min_samples: int | None = None  # HDBSCAN; default: min_cluster_size
+    selection: Literal["eom", "leaf"] = "eom"  # HDBSCAN cluster selection (leaf: finer clusters, more noise)
+    reduction: Literal["auto", "umap", "pca", "none"] = "auto"  # before HDBSCAN; auto: UMAP when installed, else PCA
     k: int | None = None  # k-means; default: sqrt(n / 2)
-    reduce_dims: int = 10  # PCA dimensions before HDBSCAN (0: none)
+    reduce_dims: int = 5
     seed: int = 0
 
 
@@ -73,17 +78,46 @@ def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
     return np.where(labels >= 0, mapping[np.maximum(labels, 0)], -1).astype(np.int64)
 
 
+def umap_available() -> bool:
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def reduce(x: np.ndarray, how: str, dims: int, seed: int) -> tuple[np.ndarray, str]:
+    """The embeddings in `dims` dimensions for density clustering; returns (z, the method used)."""
+    n = x.shape[0]
+    dims = min(dims, x.shape[1], n - 2)
+    if how == "none" or dims < 2:
+        return x, "none"
+    if how == "auto":
+        how = "umap" if umap_available() and n > 20 else "pca"
+    if how == "umap":
+        if not umap_available():
+            raise ClusteringError("reduction='umap' needs the umap-learn package (pip install umap-learn)")
+        import umap
+
+        reducer = umap.UMAP(n_components=dims, n_neighbors=min(15, n - 1), min_dist=0.0, metric="cosine", random_state=seed, n_jobs=1)
+        return reducer.fit_transform(x).astype(np.float64), "umap"
+    if how != "pca":
+        raise ClusteringError(f"unknown reduction {how!r}; use auto, umap, pca or none")
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=dims, random_state=seed, svd_solver="randomized").fit_transform(x).astype(np.float64), "pca"
+
+
 def _hdbscan(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict]:
     from sklearn.cluster import HDBSCAN
-    from sklearn.decomposition import PCA
 
     n = x.shape[0]
     mcs = config.min_cluster_size or max(5, round(n / 200))
-    dims = min(config.reduce_dims, x.shape[1], n - 1) if config.reduce_dims else 0
-    z = PCA(n_components=dims, random_state=config.seed, svd_solver="randomized").fit_transform(x) if dims else x
-    model = HDBSCAN(min_cluster_size=mcs, min_samples=config.min_samples or None, copy=True)
-    labels = model.fit_predict(z.astype(np.float64))
-    return labels, {"min_cluster_size": mcs, "min_samples": config.min_samples or mcs, "reduce_dims": dims}
+    z, how = reduce(x, config.reduction, config.reduce_dims, config.seed)
+    model = HDBSCAN(min_cluster_size=mcs, min_samples=config.min_samples or None, cluster_selection_method=config.selection, copy=True)
+    labels = model.fit_predict(z)
+    return labels, {"min_cluster_size": mcs, "min_samples": config.min_samples or mcs, "reduction": how, "reduce_dims": int(z.shape[1]),
+                    "selection": config.selection}
 
 
 def _kmeans(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict]:

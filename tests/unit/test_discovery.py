@@ -46,7 +46,7 @@ def test_auto_uses_kmeans_above_the_size_limit_and_hdbscan_allows_noise():
     rng = np.random.default_rng(1)
     outliers = rng.normal(size=(10, 32)).astype(np.float32)
     mixed = np.concatenate([x, outliers / np.linalg.norm(outliers, axis=1, keepdims=True)])
-    found = cluster_embeddings(mixed, ClusterConfig(kmeans_above=10_000))
+    found = cluster_embeddings(mixed, ClusterConfig(kmeans_above=10_000, reduction="pca", min_cluster_size=15))
     assert found.method == "hdbscan" and (found.labels[-10:] == -1).sum() >= 8
     with pytest.raises(ClusteringError, match="at least 3 segments"):
         cluster_embeddings(x[:2])
