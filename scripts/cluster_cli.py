@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,6 +41,7 @@ def cluster(
     """Cluster segments and list the clusters no code covers as candidate codes."""
     from models.discovery.clustering import ClusterConfig
     from models.discovery.pipeline import DiscoveryConfig, discover, write_outputs
+    from service.services.discovery import name_candidates
     from service.services.discovery_files import discover_inputs
     from service.settings import get_settings
 
@@ -60,11 +62,24 @@ def cluster(
                 data, title = discover_inputs(settings, paths or [], codebook=codebook, unit=unit, text_column=text_column, threshold=threshold)
                 ids = data.ids
             found = discover(data.vectors, data.texts, data.documents, data.speakers, data.carried, config, scores=data.scores, codes=data.codes)
-            written = write_outputs(found, out, ids, data.texts, title=title)
+        with console.status("Naming candidate codes with the LLM...") if settings.llm_backend != "none" else nullcontext():
+            naming = name_candidates(lambda: _llm_coder(settings, data.codebook), found, data.texts)
+        written = write_outputs(found, out, ids, data.texts, title=title, naming=naming)
     except (LoupeError, ValueError) as exc:
         _fail(str(exc))
     _print(found, data.texts)
     console.print(f"Wrote {', '.join(str(p) for p in written.values())}", highlight=False)
+
+
+def _llm_coder(settings, codebook):  # type: ignore[no-untyped-def]
+    """An LLMCoder when LOUPE_LLM_BACKEND is set, else None."""
+    if settings.llm_backend == "none":
+        return None
+    from models.llm.base import ResponseCache
+    from models.llm.coder import LLMCoder
+    from service.components import build_llm
+
+    return LLMCoder(build_llm(settings), codebook, cache=ResponseCache(settings.llm_cache_path))
 
 
 def _project_data(settings, project_id: int):  # type: ignore[no-untyped-def]

@@ -33,6 +33,28 @@ def build_classifier(settings: Settings, codebook: Codebook, embedder) -> ZeroSh
     return ZeroShotClassifier(codebook, embedder, ZeroShotConfig(threshold=settings.threshold))
 
 
+def build_llm(settings: Settings):  # type: ignore[no-untyped-def]
+    """The configured LLM backend, or None (LOUPE_LLM_BACKEND=none, the default)."""
+    from models.llm.errors import LLMError
+
+    kind = settings.llm_backend
+    if kind == "none":
+        return None
+    if not settings.llm_model:
+        raise LLMError(f"LOUPE_LLM_BACKEND={kind} needs LOUPE_LLM_MODEL (a local model folder, or the server's model name)")
+    if kind == "openai":
+        from models.llm.openai_http import OpenAICompatible
+
+        if not settings.llm_base_url:
+            raise LLMError("LOUPE_LLM_BACKEND=openai needs LOUPE_LLM_BASE_URL, e.g. http://127.0.0.1:8001/v1")
+        return OpenAICompatible(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key, timeout=settings.llm_timeout,
+                                concurrency=settings.llm_concurrency, json_mode=settings.llm_json_mode)
+    from models.llm.local import CausalLM, NLIModel
+
+    cls = CausalLM if kind == "transformers" else NLIModel
+    return cls(settings.llm_model, device=settings.device, precision=settings.precision)
+
+
 class Pipeline:
     """What the server loads once at start-up: the embedder, and zero-shot classifiers per codebook."""
 
@@ -40,6 +62,26 @@ class Pipeline:
         self.settings = settings
         self.embedder = build_embedder(settings)
         self._classifiers: dict[str, ZeroShotClassifier] = {}
+        self._llm: object | None = None
+        self._llm_cache = None
+
+    @property
+    def llm(self):  # type: ignore[no-untyped-def]
+        """The LLM backend (loaded on first use), or None when none is configured."""
+        if self._llm is None and self.settings.llm_backend != "none":
+            self._llm = build_llm(self.settings)
+        return self._llm
+
+    def llm_coder(self, codebook: Codebook):  # type: ignore[no-untyped-def]
+        """An LLMCoder for the codebook, sharing one answer cache (LOUPE_CACHE_DIR/llm-answers.sqlite); None without an LLM."""
+        from models.llm.base import ResponseCache
+        from models.llm.coder import LLMCoder
+
+        if self.llm is None:
+            return None
+        if self._llm_cache is None:
+            self._llm_cache = ResponseCache(self.settings.llm_cache_path)
+        return LLMCoder(self.llm, codebook, cache=self._llm_cache)
 
     @property
     def model_id(self) -> str:

@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: a SQLite file DATA_DIR/loupe.db); e.g. postgresql+psycopg://user@host/db")
     max_upload_mb: float = Field(20.0, gt=0, description="largest upload the server accepts, in MB (larger: 413)")
     admin_token: str | None = Field(None, description="when set, creating a project needs 'Authorization: Bearer <admin_token>'")
+    llm_backend: Literal["none", "transformers", "nli", "openai"] = Field(
+        "none", description="LLM backend for reranking suggestions, rationales and naming candidate codes (none: embeddings only)")
+    llm_model: str | None = Field(None, description="transformers/nli: a local model folder; openai: the model name the server knows")
+    llm_base_url: str | None = Field(None, description="openai: the server's base URL, e.g. http://127.0.0.1:8001/v1 (vLLM, Ollama, llama.cpp)")
+    llm_api_key: str | None = Field(None, description="openai: the API key, if the server wants one")
+    llm_timeout: float = Field(60.0, gt=0, description="openai: seconds to wait for an answer")
+    llm_concurrency: int = Field(4, ge=1, le=256, description="openai: requests in flight at once")
+    llm_json_mode: Literal["auto", "schema", "prompt"] = Field("auto", description="openai: constrain JSON with response_format (schema), ask in the prompt, or try the first")
+    llm_rerank: Literal["off", "uncertain", "topk", "all"] = Field("uncertain", description="which suggestions a suggest job asks the LLM to verify")
+    llm_rerank_k: int = Field(200, ge=1, description="topk: how many")
+    llm_weight: float = Field(0.5, ge=0.0, le=1.0, description="weight of the LLM's P(applies) in a reranked score")
+    llm_rationales: bool = Field(False, description="also write a short rationale for each verified suggestion")
     refi_schema_dir: Path | None = Field(None, description="folder with REFI-QDA Codebook.xsd and Project.xsd for validating .qdc/.qdpx (default: shared/refi-qda beside the checkout)")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -59,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'loupe.db').resolve()}"
+
+    @property
+    def llm_cache_path(self) -> Path:
+        return (self.cache_dir or self.data_dir / "cache") / "llm-answers.sqlite"
 
     @property
     def max_upload_bytes(self) -> int:

@@ -75,13 +75,14 @@ def cluster_record(c: ClusterInfo, ids: list, texts: list[str]) -> dict:  # type
     }
 
 
-def write_outputs(d: Discovery, out: str | Path, ids: list, texts: list[str], *, title: str = "Segments") -> dict[str, Path]:  # type: ignore[type-arg]
+def write_outputs(d: Discovery, out: str | Path, ids: list, texts: list[str], *, title: str = "Segments",  # type: ignore[type-arg]
+                  naming: dict[int, dict] | None = None) -> dict[str, Path]:  # type: ignore[type-arg]
     """clusters.json, candidates.json, map.json and map.png in `out`."""
     import json
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    records = [cluster_record(c, ids, texts) for c in d.clusters]
+    records = [cluster_record(c, ids, texts) | {"naming": (naming or {}).get(c.label, {"by": "keywords"})} for c in d.clusters]
     summary = {"method": d.clustering.method, "params": d.clustering.params, "n_segments": len(ids),
                "n_clusters": d.clustering.n_clusters, "noise": int((d.clustering.labels < 0).sum()), "projection": d.projection}
     paths = {name: out / name for name in ("clusters.json", "candidates.json", "map.json", "map.png")}

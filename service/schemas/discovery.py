@@ -24,6 +24,7 @@ class ClusterRead(Read):
     candidate: bool
     name: str
     definition: str
+    naming: dict[str, Any] = Field(description='who wrote the name and definition: {"by": "keywords"}, or {"by": "llm", "provenance": {...}}')
     status: str
 
 

@@ -17,6 +17,8 @@ class EvidenceRead(BaseModel):
     matched: str = Field(description="the codebook passage it matched best")
     matched_kind: str
     similarity: float
+    llm: dict[str, Any] | None = Field(None, description="when an LLM verified the suggestion: its P(applies), the prior score, "
+                                                          "the blend weight and the provenance (model, backend, prompt template and hash, time)")
 
 
 class NearestRead(BaseModel):

@@ -63,7 +63,8 @@ class ProjectSegments:
     carried: list[set[str]]
     scores: np.ndarray | None
     codes: list[str]
-    book: CodebookVersion
+    book: CodebookVersion | None  # None for files
+    codebook: Codebook
 
 
 def project_segments(db: Database, pipeline: Pipeline, project: Project) -> ProjectSegments:
@@ -121,7 +122,35 @@ def project_segments(db: Database, pipeline: Pipeline, project: Project) -> Proj
             (applied if on else rejected).setdefault(sid, set()).add(c)
     for sid, k in row_of.items():  # a code some coder applied counts; one only rejected does not
         carried[k] = (carried[k] - rejected.get(sid, set())) | applied.get(sid, set())
-    return ProjectSegments(ids, [r.text for r in rows], [r.name for r in rows], [r.speaker for r in rows], vectors, carried, scores, codes, book)
+    return ProjectSegments(ids, [r.text for r in rows], [r.name for r in rows], [r.speaker for r in rows], vectors, carried, scores, codes, book, codebook)
+
+
+def name_candidates(make_coder, found, texts: list[str]) -> dict[int, dict]:  # type: ignore[no-untyped-def]
+    """Let the configured LLM (`make_coder()`, None without one) name and define each candidate
+    code; returns {label: naming record}. Without an LLM, or when it fails, the keyword-based
+    names stay, and the record says so."""
+    from models.llm.errors import LLMError
+
+    naming = {c.label: {"by": "keywords"} for c in found.clusters}
+    try:
+        coder = make_coder()
+    except LLMError as exc:
+        coder, error = None, str(exc)
+    else:
+        error = None
+    for c in found.candidates:
+        if coder is None:
+            if error:
+                naming[c.label]["llm_error"] = error
+            continue
+        try:
+            named, prov = coder.name_cluster([w for w, _ in c.keywords], [texts[i] for i in c.representatives])
+        except LLMError as exc:
+            naming[c.label]["llm_error"] = str(exc)
+            continue
+        c.name, c.definition = named["name"][:200], named["definition"]
+        naming[c.label] = {"by": "llm", "provenance": prov.as_dict()}
+    return naming
 
 
 def run_cluster_job(db: Database, pipeline: Pipeline, job_id: int) -> None:
@@ -138,6 +167,7 @@ def run_cluster_job(db: Database, pipeline: Pipeline, job_id: int) -> None:
     if n < 3:
         raise Invalid(f"clustering needs at least 3 segments; project {project.id} has {n}")
     found = discover(data.vectors, data.texts, data.documents, data.speakers, data.carried, config, scores=data.scores, codes=data.codes)
+    naming = name_candidates(lambda: pipeline.llm_coder(as_codebook(data.book)), found, data.texts)
     sims = data.vectors @ found.clustering.centroids.T if found.clustering.n_clusters else np.zeros((n, 0))
     with db.write() as s:
         run = ClusterRun(project_id=project.id, job_id=job_id, codebook_id=data.book.id, method=found.clustering.method,
@@ -153,7 +183,7 @@ def run_cluster_job(db: Database, pipeline: Pipeline, job_id: int) -> None:
                           representatives=rec["representatives"], members=rec["members"],
                           similarities=[round(float(sims[i, c.label]), 4) for i in c.members], documents=c.documents,
                           speakers=c.speakers, coverage=rec["coverage"], codes=rec["codes"], candidate=c.candidate,
-                          name=c.name[:200], definition=c.definition))
+                          name=c.name[:200], definition=c.definition, naming=naming[c.label]))
         run_id = run.id
     _progress(db, job_id, done=n, stage="done", run_id=run_id, clusters=found.clustering.n_clusters,
               candidates=len(found.candidates), noise=int((found.clustering.labels < 0).sum()), method=found.clustering.method)

@@ -35,6 +35,6 @@ def discover_inputs(settings: Settings, paths: list[Path], *, codebook: str = "s
     data = ProjectSegments(
         ids=[f"{s.document_id}#{s.ordinal}" for s in segs], texts=[s.text for s in segs], documents=[s.document_id for s in segs],
         speakers=[s.speaker for s in segs], vectors=vectors, carried=member_codes(scores, classifier.codes, threshold),
-        scores=scores, codes=list(classifier.codes), book=None,  # type: ignore[arg-type]
+        scores=scores, codes=list(classifier.codes), book=None, codebook=book,
     )
     return data, book.name

@@ -133,8 +133,12 @@ class JobRun:
                 encoded = self.pipeline.embedder.encode_segments([s.text for s in segs.segments[lo:hi]], [s.sentences for s in segs.segments[lo:hi]])
                 self._store(segs, lo, hi, encoded, proba[lo:hi], classifier, book, model_name, stats)
                 self._progress(done=n + hi)
+        from service.services.llm_rerank import rerank
+
+        counts = rerank(self.db, self.pipeline, codebook_id=book.id, codebook=codebook, segment_ids=segs.ids, segments=segs.segments,
+                        progress=lambda **c: self._progress(**c))
         self._prioritise(project, book, segs, classifier.codes)
-        self._progress(model=model_name, suggestions_new=stats["new"], suggestions_updated=stats["updated"])
+        self._progress(model=model_name, suggestions_new=stats["new"], suggestions_updated=stats["updated"], **counts)
 
     def _encode(self, segs: _Segs, lo: int, hi: int, stored_model: list[str | None]) -> Encoded:
         chunk = segs.segments[lo:hi]

@@ -249,6 +249,7 @@ class Cluster(Base):
     candidate: Mapped[bool] = mapped_column(Boolean, default=False)
     name: Mapped[str] = mapped_column(String(200), default="")
     definition: Mapped[str] = mapped_column(Text, default="")
+    naming: Mapped[dict] = mapped_column(JSON, default=dict)  # who wrote name and definition: {"by": "keywords"} or an LLM's provenance
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | adopted | merged | dismissed
 
 

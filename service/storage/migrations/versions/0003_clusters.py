@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('candidate', sa.Boolean(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('definition', sa.Text(), nullable=False),
+    sa.Column('naming', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ),
     sa.ForeignKeyConstraint(['run_id'], ['cluster_runs.id'], ),
