@@ -46,6 +46,20 @@ def _check_path(path: str | Path, what: str) -> Path:
     return p
 
 
+def _load(auto_class_name: str, path: str | Path, what: str, device: str, precision: str):  # type: ignore[no-untyped-def]
+    """(folder, tokenizer, model in eval mode on its device, device, precision) for a local model."""
+    import transformers
+
+    folder = _check_path(path, what)
+    device, dtype, precision = _device_and_dtype(device, precision)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = getattr(transformers, auto_class_name).from_pretrained(folder, local_files_only=True, dtype=dtype).to(device).eval()
+    except (OSError, ValueError) as exc:
+        raise LLMError(f"cannot load the {what} model at {folder}: {exc}") from None
+    return folder, tokenizer, model, device, precision
+
+
 class CausalLM:
     """A local causal language model: log-likelihood of choices, and greedy generation."""
 
@@ -53,15 +67,8 @@ class CausalLM:
 
     def __init__(self, path: str | Path, *, device: str = "auto", precision: str = "auto", batch_size: int = 8, max_length: int = 2048) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.path = _check_path(path, "causal LM")
-        self.device, dtype, self.precision = _device_and_dtype(device, precision)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-            self.model = AutoModelForCausalLM.from_pretrained(self.path, local_files_only=True, dtype=dtype).to(self.device).eval()
-        except (OSError, ValueError) as exc:
-            raise LLMError(f"cannot load the causal LM at {self.path}: {exc}") from None
+        self.path, self.tokenizer, self.model, self.device, self.precision = _load("AutoModelForCausalLM", path, "causal LM", device, precision)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         config = self.model.config
@@ -133,15 +140,8 @@ class NLIModel:
 
     def __init__(self, path: str | Path, *, device: str = "auto", precision: str = "auto", batch_size: int = 16, max_length: int = 512) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        self.path = _check_path(path, "NLI")
-        self.device, dtype, self.precision = _device_and_dtype(device, precision)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-            self.model = AutoModelForSequenceClassification.from_pretrained(self.path, local_files_only=True, dtype=dtype).to(self.device).eval()
-        except (OSError, ValueError) as exc:
-            raise LLMError(f"cannot load the NLI model at {self.path}: {exc}") from None
+        self.path, self.tokenizer, self.model, self.device, self.precision = _load("AutoModelForSequenceClassification", path, "NLI", device, precision)
         labels = {str(v).lower(): int(k) for k, v in self.model.config.id2label.items()}
         self.entail = next((i for name, i in labels.items() if name.startswith("entail")), None)
         self.contra = next((i for name, i in labels.items() if name.startswith("contradict")), None)
