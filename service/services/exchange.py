@@ -156,7 +156,7 @@ def import_project(
     return project, owner, owner_token, report
 
 
-def _spans(session: Session, project: Project, coder_ids: set[int] | None = None) -> dict[tuple[int, int, str], list[tuple[int, int, Decision]]]:
+def current_spans(session: Session, project: Project, coder_ids: set[int] | None = None) -> dict[tuple[int, int, str], list[tuple[int, int, Decision]]]:
     """{(segment, coder, code): [(start, end, the decision that applied it)]} for codes applied now.
 
     The ledger is folded in id order: an entry that applies a code adds its selection (its span,
@@ -215,7 +215,7 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
     notes: dict[str, QdaNote] = {}
     seen: set[tuple[int, int, str, int, int]] = set()
     skipped: set[str] = set()
-    for (segment_id, coder_id, code), spans in sorted(_spans(session, project, set(coder_ids) if coder_ids is not None else None).items()):
+    for (segment_id, coder_id, code), spans in sorted(current_spans(session, project, set(coder_ids) if coder_ids is not None else None).items()):
         if code not in guids:
             skipped.add(code)
             continue
