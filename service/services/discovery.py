@@ -100,10 +100,11 @@ def project_segments(db: Database, pipeline: Pipeline, project: Project) -> Proj
         scores = pipeline.classifier(codebook, project.threshold).score(encoded)
     elif missing:
         vectors[missing] = pipeline.embedder.encode_segments([rows[k].text for k in missing], [spans[k] for k in missing]).vectors
-    if missing:
+    for lo in range(0, len(missing), 500):  # store what was encoded, in bounded statements
+        part = missing[lo:lo + 500]
         with db.write() as s:
-            s.execute(delete(SegmentVector).where(SegmentVector.segment_id.in_([ids[k] for k in missing])))
-            s.execute(insert(SegmentVector), [{"segment_id": ids[k], "vector": vectors[k].tobytes(), "model": model_id} for k in missing])
+            s.execute(delete(SegmentVector).where(SegmentVector.segment_id.in_([ids[k] for k in part])))
+            s.execute(insert(SegmentVector), [{"segment_id": ids[k], "vector": vectors[k].tobytes(), "model": model_id} for k in part])
     row_of = {sid: k for k, sid in enumerate(ids)}
     col = {c: j for j, c in enumerate(codes)}
     if scores is None:
@@ -253,8 +254,11 @@ def adopt(session: Session, *, project: Project, coder: Caller, cluster_id: int,
     siblings.append(code)
     row = add_codebook_version(session, project=project, data=content, coder=coder)
     path = f"{parent}/{ident}" if parent else ident
-    docs = dict(session.execute(select(SegmentRow.id, SegmentRow.document_id).where(SegmentRow.id.in_(cluster.members))).all())
-    texts = dict(session.execute(select(SegmentRow.id, SegmentRow.text).where(SegmentRow.id.in_(cluster.members))).all())
+    docs, texts = {}, {}
+    for lo in range(0, len(cluster.members), 5000):  # bounded IN lists
+        for sid, doc, text in session.execute(select(SegmentRow.id, SegmentRow.document_id, SegmentRow.text)
+                                              .where(SegmentRow.id.in_(cluster.members[lo:lo + 5000]))):
+            docs[sid], texts[sid] = doc, text
     run = session.get(ClusterRun, cluster.run_id)
     made = 0
     for sid, sim in zip(cluster.members, cluster.similarities):

@@ -175,9 +175,10 @@ def current_spans(session: Session, project: Project, coder_ids: set[int] | None
             span = (d.span_start, d.span_end) if d.span_start is not None and code == (d.new_code or d.code) else (None, None)
             if all((s, e) != span for s, e, _ in state[key]):
                 state[key].append((*span, d))
-    ids = {k[0] for k in state}
-    for sid, start, end in session.execute(select(SegmentRow.id, SegmentRow.start, SegmentRow.end).where(SegmentRow.id.in_(ids))) if ids else []:
-        seg_span[sid] = (start, end)
+    ids = sorted({k[0] for k in state})
+    for lo in range(0, len(ids), 5000):  # bounded IN lists
+        for sid, start, end in session.execute(select(SegmentRow.id, SegmentRow.start, SegmentRow.end).where(SegmentRow.id.in_(ids[lo:lo + 5000]))):
+            seg_span[sid] = (start, end)
     return {k: [(s if s is not None else seg_span[k[0]][0], e if e is not None else seg_span[k[0]][1], d) for s, e, d in v] for k, v in state.items() if v}
 
 

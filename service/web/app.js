@@ -40,8 +40,13 @@ const say = (msg) => { $("status").textContent = msg; };
 // ---- sign in -------------------------------------------------------------------------------
 async function signIn(token) {
   S.token = token;
+  const before = S.project && S.project.id;
   S.me = await api("/me");
   S.project = await api(`/projects/${S.me.project_id}`);
+  if (before !== S.project.id) {  // another project: nothing of the last one carries over
+    Object.assign(S, { queue: [], cursor: null, done: false, i: 0, decided: {}, history: [], memo: "", docs: {} });
+    $("doc-select").replaceChildren();
+  }
   const book = await api(`/projects/${S.me.project_id}/codebook`);
   S.codes = []; S.byPath = {};
   const walk = (items, parent) => items.forEach((c) => {
@@ -53,6 +58,11 @@ async function signIn(token) {
   walk(book.content.codes, "");
   S.codes.forEach((c, k) => { if (!c.color) c.color = PALETTE[k % PALETTE.length]; });
   sessionStorage.setItem("loupe-token", token);
+  const known = JSON.parse(sessionStorage.getItem("loupe-projects") || "{}");
+  known[S.project.id] = { token, name: S.project.name };
+  sessionStorage.setItem("loupe-projects", JSON.stringify(known));
+  $("project-select").replaceChildren(...Object.entries(known).map(([id, p]) => el("option", { value: id, text: `${p.name} (#${id})` })));
+  $("project-select").value = String(S.project.id);
   $("who").textContent = `${S.me.name} (${S.me.role}) · ${S.project.name}${S.project.blind ? " · blind mode" : ""}`;
   $("signin").hidden = true; $("nav").hidden = false;
   await show("review");
@@ -65,7 +75,16 @@ $("signin-form").addEventListener("submit", async (ev) => {
     $("signin-error").textContent = e.status === 401 ? "That token is not valid." : `Could not sign in: ${e.message}`;
   }
 });
-$("signout").addEventListener("click", () => { sessionStorage.removeItem("loupe-token"); location.reload(); });
+$("signout").addEventListener("click", () => { sessionStorage.clear(); location.reload(); });
+$("add-project").addEventListener("click", () => {
+  for (const v of ["review", "document", "dashboard"]) $(v).hidden = true;
+  $("signin").hidden = false; $("token").value = ""; $("token").focus();
+});
+$("project-select").addEventListener("change", async () => {  // each project has its own token
+  const known = JSON.parse(sessionStorage.getItem("loupe-projects") || "{}");
+  const chosen = known[$("project-select").value];
+  if (chosen) await signIn(chosen.token);
+});
 document.querySelectorAll("#nav [data-view]").forEach((b) => b.addEventListener("click", () => show(b.dataset.view)));
 
 async function show(view) {
@@ -282,10 +301,9 @@ async function loadDocuments() {
   const sel = $("doc-select");
   if (!sel.options.length) {
     sel.replaceChildren(...docs.map((d) => el("option", { value: String(d.id), text: d.name })));
-    $("doc-code").append(...S.codes.map((c) => el("option", { value: c.path, text: c.path })));
+    $("doc-code").replaceChildren(el("option", { value: "", text: "All codes" }), ...S.codes.map((c) => el("option", { value: c.path, text: c.path })));
     const coders = await api(`/projects/${S.project.id}/coders`);
-    $("doc-coder").append(...coders.map((c) => el("option", { value: c.name, text: c.name })));
-    for (const id of ["doc-select", "doc-code", "doc-coder"]) $(id).addEventListener("change", drawDocument);
+    $("doc-coder").replaceChildren(el("option", { value: "", text: "All coders" }), ...coders.map((c) => el("option", { value: c.name, text: c.name })));
   }
   await drawDocument();
 }
@@ -348,4 +366,5 @@ async function loadDashboard() {
   }
 }
 
+for (const id of ["doc-select", "doc-code", "doc-coder"]) $(id).addEventListener("change", drawDocument);
 if (S.token) signIn(S.token).catch(() => { sessionStorage.removeItem("loupe-token"); S.token = ""; });

@@ -184,4 +184,16 @@ def test_narrow_screen_and_accessible_names(browser, make_server, tmp_path):
     stored = owner.ok("GET", f"/projects/{pid}/decisions", params={"limit": 500})[1:]
     assert len(stored) == previewed and {e["verdict"] for e in stored} == {"accept"}
     assert all(owner.ok("GET", f"/projects/{pid}/suggestions/{e['suggestion_id']}")["code"] == code for e in stored)
+
+    # a second project (its own token) is added, and the page switches between the two
+    other = Api(server.url).ok("POST", "/projects", 201, json={"name": "second study", "owner": "ana"})
+    page.get_by_role("button", name="Add a project").click()
+    page.get_by_label("Your coder token").fill(other["owner"]["token"])
+    page.keyboard.press("Enter")
+    page.get_by_text("Nothing left to review").wait_for()
+    assert "second study" in page.locator("#who").inner_text()
+    assert page.locator("#project-select option").count() == 2
+    page.select_option("#project-select", str(pid))
+    page.get_by_role("button", name="Accept (A)").wait_for()
+    assert "study" in page.locator("#who").inner_text() and "second" not in page.locator("#who").inner_text()
     page.close()
