@@ -344,7 +344,7 @@ async function loadDashboard() {
     : el("p", { text: "No codings yet." }));
   try {
     const ag = await api(`/projects/${pid}/agreement?n_boot=0`);
-    const metric = ag.metrics[0];
+    const metric = ["krippendorff", "cohen", "fleiss"].find((m) => ag.metrics.includes(m)) || ag.metrics[0];
     const table = el("table", {}, el("tr", {}, el("th", { scope: "col", text: "code" }), el("th", { scope: "col", text: `between coders (${metric})` }),
       ...Object.keys(ag.model_vs_coder).map((c) => el("th", { scope: "col", text: `model vs ${c}` }))));
     for (const code of Object.keys(ag.between_coders).length ? Object.keys(ag.between_coders) : Object.keys(Object.values(ag.model_vs_coder)[0] || {})) {
@@ -360,7 +360,7 @@ async function loadDashboard() {
     const runs = await api(`/projects/${pid}/clusters/candidates`);
     const blob = await api(`/projects/${pid}/clusters/map.png`);
     const img = el("img", { class: "map", alt: `Map of the segments coloured by cluster and by top code; ${runs.clusters.length} candidate codes`, src: URL.createObjectURL(blob) });
-    $("dash-clusters").replaceChildren(img, el("ul", {}, ...runs.clusters.map((c) => el("li", { text: `${c.name} (${c.size} segments, coverage ${pct(c.coverage)}, ${c.status}): ${c.definition.slice(0, 160)}` }))));
+    $("dash-clusters").replaceChildren(img, el("ul", {}, ...runs.clusters.map((c) => el("li", { text: `${c.name} (${c.size} segments, coverage ${pct(c.coverage)}, ${c.status}): ${c.definition}` }))));
   } catch (e) {
     $("dash-clusters").replaceChildren(el("p", { text: e.status === 404 ? "No clustering run yet (the owner can start one: POST /projects/{id}/jobs with kind \"cluster\")." : `Clusters unavailable: ${e.message}` }));
   }
