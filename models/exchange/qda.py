@@ -34,6 +34,7 @@ class QdaCode:
     color: str | None = None
     codable: bool = True
     children: list["QdaCode"] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # note GUIDs (memos on the code)
 
     def walk(self):  # type: ignore[no-untyped-def]
         yield self
@@ -80,6 +81,7 @@ class QdaSource:
     variables: dict[str, Any] = field(default_factory=dict)
     user: str | None = None
     created: datetime | None = None
+    notes: list[str] = field(default_factory=list)  # note GUIDs (memos on the document)
 
 
 @dataclass
@@ -94,6 +96,7 @@ class QdaProject:
     unsupported: list[dict[str, Any]] = field(default_factory=list)  # sources Loupe cannot hold
     warnings: list[str] = field(default_factory=list)
     created: datetime | None = None
+    note_refs: list[str] = field(default_factory=list)  # notes on the project as a whole
 
     def all_codes(self) -> list[QdaCode]:
         return [c for top in self.codes for c in top.walk()]

@@ -65,13 +65,14 @@ def read_codes(codes_el: etree._Element) -> list[QdaCode]:
         return QdaCode(
             guid=guid, name=required(el, "name"), description=text_of(child(el, "Description")).strip(),
             color=el.get("color"), codable=codable, children=[read(c) for c in children(el, "Code")],
+            notes=[(n.get("targetGUID") or "").strip("{}").lower() for n in children(el, "NoteRef")],
         )
 
     return [read(c) for c in children(codes_el, "Code")]
 
 
-def write_codes(parent: etree._Element, codes: list[QdaCode], ns: str) -> None:
-    """Code elements (Description first, then nested codes, as both schemas order them)."""
+def write_codes(parent: etree._Element, codes: list[QdaCode], ns: str, *, notes: bool = False) -> None:
+    """Code elements (Description, then NoteRefs where the schema has them (projects), then nested codes)."""
     for code in codes:
         attrs = {"guid": code.guid, "name": xml_text(code.name), "isCodable": "true" if code.codable else "false"}
         if code.color:
@@ -79,7 +80,9 @@ def write_codes(parent: etree._Element, codes: list[QdaCode], ns: str) -> None:
         el = etree.SubElement(parent, f"{{{ns}}}Code", attrs)
         if code.description:
             etree.SubElement(el, f"{{{ns}}}Description").text = xml_text(code.description)
-        write_codes(el, code.children, ns)
+        for note in code.notes if notes else []:
+            etree.SubElement(el, f"{{{ns}}}NoteRef", {"targetGUID": note})
+        write_codes(el, code.children, ns, notes=notes)
 
 
 def read_qdc(data: bytes, *, schema_dir: str | Path | None = None, what: str = "the .qdc file") -> tuple[list[QdaCode], Validation]:

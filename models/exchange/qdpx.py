@@ -186,10 +186,12 @@ def read_qdpx(data: bytes, *, schema_dir: str | Path | None = None, limits: Arch
         text, fmt = reader.text(s)
         source = QdaSource(guid=_guid(required(s, "guid")) or "", name=(s.get("name") or "").strip() or f"source-{s.get('guid')}",
                            text=text, kind=fmt, user=_guid(s.get("creatingUser")), created=_when(s.get("creationDateTime")),
-                           variables=_variable_values(s, variables))
+                           variables=_variable_values(s, variables),
+                           notes=[_guid(n.get("targetGUID")) or "" for n in children(s, "NoteRef")])
         _codings(s, source, code_guids, project.warnings)
         project.sources.append(source)
         by_guid[source.guid] = source
+    project.note_refs = [_guid(n.get("targetGUID")) or "" for n in children(root, "NoteRef")]
     cases_el = child(root, "Cases")
     for case in children(cases_el, "Case") if cases_el is not None else []:
         values = _variable_values(case, variables)
@@ -230,7 +232,7 @@ def write_qdpx(project: QdaProject, *, schema_dir: str | Path | None = None) -> 
         for u in project.users:
             etree.SubElement(users, q("User"), {"guid": u.guid, "name": xml_text(u.name)})
     if project.codes:
-        write_codes(etree.SubElement(etree.SubElement(root, q("CodeBook")), q("Codes")), project.codes, ns)
+        write_codes(etree.SubElement(etree.SubElement(root, q("CodeBook")), q("Codes")), project.codes, ns, notes=True)
     names = sorted({k for s in project.sources for k, v in s.variables.items() if v is not None})
     var_guids = {name: stable_guid("variable", name) for name in names}
     if names:
@@ -258,6 +260,8 @@ def write_qdpx(project: QdaProject, *, schema_dir: str | Path | None = None) -> 
                     etree.SubElement(c_el, q("CodeRef"), {"targetGUID": c.code})
                     for note in c.notes:
                         etree.SubElement(c_el, q("NoteRef"), {"targetGUID": note})
+            for note in s.notes:
+                etree.SubElement(el, q("NoteRef"), {"targetGUID": note})
             for name in names:
                 if s.variables.get(name) is not None:
                     vv = etree.SubElement(el, q("VariableValue"))
@@ -272,6 +276,8 @@ def write_qdpx(project: QdaProject, *, schema_dir: str | Path | None = None) -> 
             etree.SubElement(el, q("PlainTextContent")).text = xml_text(n.text)
     if project.description:
         etree.SubElement(root, q("Description")).text = xml_text(project.description)
+    for note in project.note_refs:
+        etree.SubElement(root, q("NoteRef"), {"targetGUID": note})
     check = validate(root, "project", schema_dir)
     if check.errors:
         raise QdaError("the exported project breaks Project.xsd (a bug in Loupe):\n  " + "\n  ".join(check.errors))

@@ -53,6 +53,7 @@ from service.storage.tables import (
     Coder,
     Decision,
     DocumentRow,
+    Memo,
     Project,
     SegmentRow,
 )
@@ -148,12 +149,37 @@ def import_project(
                 for s in hit
             )
     session.add_all(decisions)
+    memos = _import_memos(qp, code_paths, rows, coders, owner.id, project.id)
+    session.add_all(memos)
     session.flush()
+    report.update({"memos": len(memos)})
     report.update({
         "project": project.id, "name": project.name, "origin": qp.origin, "documents": [r.name for r in rows],
         "codes": len(code_paths), "coders": tokens, "codings": codings, "decisions": len(decisions),
     })
     return project, owner, owner_token, report
+
+
+def _import_memos(qp: QdaProject, code_paths: dict[str, str], rows: list[DocumentRow], coders: dict[str, int], owner_id: int,
+                  project_id: int) -> list[Memo]:
+    """Notes on the project, on codes and on sources become memos on the same things."""
+    out = []
+
+    def memo(note_guid: str, kind: str, target: str) -> None:
+        note = qp.notes.get(note_guid)
+        if note is not None:
+            out.append(Memo(project_id=project_id, target_kind=kind, target=target, text=note.text,
+                            coder_id=coders.get(note.user or "", owner_id)))
+
+    for guid in qp.note_refs:
+        memo(guid, "project", "")
+    for code in qp.all_codes():
+        for guid in code.notes:
+            memo(guid, "code", code_paths[code.guid])
+    for source, row in zip(qp.sources, rows):
+        for guid in source.notes:
+            memo(guid, "document", str(row.id))
+    return out
 
 
 def current_spans(session: Session, project: Project, coder_ids: set[int] | None = None) -> dict[tuple[int, int, str], list[tuple[int, int, Decision]]]:
@@ -240,6 +266,16 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
         users=[QdaUser(users[c], coders[c].name) for c in coders], codes=codes, sources=list(sources.values()),
         notes=notes, created=project.created_at,
     )
+    code_nodes = {c.guid: c for top in codes for c in top.walk()}
+    for m in session.scalars(select(Memo).where(Memo.project_id == project.id).order_by(Memo.id)):  # memos go with the project
+        note = QdaNote(stable_guid("memo", scope, m.id), m.text, f"Memo on {m.target_kind} {m.target}".strip(), users.get(m.coder_id or -1), m.created_at)
+        notes[note.guid] = note
+        if m.target_kind == "code" and m.target in guids:
+            code_nodes[guids[m.target]].notes.append(note.guid)
+        elif m.target_kind == "document" and m.target.isdigit() and int(m.target) in sources:
+            sources[int(m.target)].notes.append(note.guid)
+        else:
+            qp.note_refs.append(note.guid)
     data, check = write_qdpx(qp, schema_dir=schema_dir)
     report = {
         "sources": len(sources), "codes": len(guids), "users": len(coders), "codings": sum(len(s.codings) for s in sources.values()),

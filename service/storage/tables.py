@@ -267,3 +267,32 @@ class ClusterAction(Base):
     codebook_id: Mapped[int | None] = mapped_column(ForeignKey("codebooks.id"), nullable=True)  # the version it made
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Memo(Base):
+    """One dated, attributed memo entry on a project, code, document, segment or theme. Entries are
+    never edited: a change is a new entry that names the one it `replaces` (the history stays)."""
+
+    __tablename__ = "memos"
+    __table_args__ = (Index("ix_memos_target", "project_id", "target_kind", "target", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    target_kind: Mapped[str] = mapped_column(String(20))  # project | code | document | segment | theme
+    target: Mapped[str] = mapped_column(String(500), default="")  # code path or id ("" for the project)
+    text: Mapped[str] = mapped_column(Text)
+    coder_id: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("memos.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SpeakerAttributes(Base):
+    """Typed attributes of a speaker (who said it: sector, role, site), by the speaker's label."""
+
+    __tablename__ = "speaker_attributes"
+    __table_args__ = (UniqueConstraint("project_id", "speaker"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    speaker: Mapped[str] = mapped_column(String(200))
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -243,3 +243,24 @@ def test_qdpx_export_is_deterministic(db, schemas):
     assert a == b
     root = etree.fromstring(zipfile.ZipFile(io.BytesIO(a)).read("project.qde"))
     assert root.get("origin", "").startswith("Loupe")
+
+
+def test_memos_travel_with_the_project(db, schemas):
+    from service.services.analysis import add_memo, memos
+
+    with db.write() as session:
+        project, owner, _, _ = exchange.import_project(session, data=hm.qdpx(), owner_name="Lead", schema_dir=schemas)
+        lead = Caller(owner.id, project.id, owner.name, "owner")
+        doc = session.scalars(select(DocumentRow).where(DocumentRow.project_id == project.id).order_by(DocumentRow.id)).first()
+        add_memo(session, project=project, coder=lead, target_kind="project", target="", text="Phase 2 done.", replaces=None)
+        add_memo(session, project=project, coder=lead, target_kind="code", target="trust", text="Trust: keep personal apart.", replaces=None)
+        add_memo(session, project=project, coder=lead, target_kind="document", target=str(doc.id), text="Interview ran short.", replaces=None)
+        first, _ = exchange.export_project(session, project=project, schema_dir=schemas)
+    with db.write() as session:
+        again, _, _, report = exchange.import_project(session, data=first, owner_name="Lead", schema_dir=schemas)
+        assert report["memos"] == 3
+        got = {(m.target_kind, m.text) for m in memos(session, project=again)}
+        second, _ = exchange.export_project(session, project=again, schema_dir=schemas)
+    assert got == {("project", "Phase 2 done."), ("code", "Trust: keep personal apart."), ("document", "Interview ran short.")}
+    texts = lambda data: sorted(n.text for n in read_qdpx(data)[0].notes.values())  # noqa: E731
+    assert texts(first) == texts(second)
