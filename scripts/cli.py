@@ -24,6 +24,7 @@ from rich.text import Text
 
 from models.base import LoupeError
 from scripts.agree_cli import agree
+from scripts.analysis_cli import matrix, report
 from scripts.cluster_cli import cluster
 from scripts.exchange_cli import export, import_
 
@@ -206,6 +207,8 @@ app.command()(agree)
 app.command(name="import")(import_)
 app.command()(export)
 app.command()(cluster)
+app.command()(report)
+app.command()(matrix)
 
 
 @app.command()

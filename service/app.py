@@ -88,7 +88,7 @@ class BodyLimit:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from service.routers import analysis, discovery, documents, exchange, health, page, projects, reports, review
+    from service.routers import analysis, discovery, documents, exchange, health, page, projects, reports, review, themes
 
     settings = settings or Settings()
 
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 64 * 1024)  # room for multipart framing
-    for module in (health, exchange, projects, documents, review, reports, discovery, page, analysis):
+    for module in (health, exchange, projects, documents, review, reports, discovery, page, analysis, themes):
         app.include_router(module.router)
     from importlib import resources
 

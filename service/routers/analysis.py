@@ -116,3 +116,12 @@ def code_counts(project: MemberDep, coder: CoderDep, session: SessionDep,
                 window: Annotated[int, Query(ge=0, le=50, description="co-occurrence within this many segments (0: the same segment)")] = 0) -> Any:
     """Per code: coded segments, documents and coders; and code x code co-occurrence."""
     return svc.counts(session, project=project, coder_ids=visible_coders(session, project, coder), window=window)
+
+
+@router.get("/projects/{project_id}/report.html", response_class=Response, responses={200: {"content": {"text/html": {}}}})
+def report(project: OwnerDep, session: SessionDep,
+           n_boot: Annotated[int, Query(ge=0, le=2000, description="bootstrap resamples for the agreement intervals")] = 200) -> Response:
+    """A self-contained HTML report: codebook and counts, themes, matrix tables, agreement, memos, method record."""
+    from service.services.report import build_report
+
+    return Response(build_report(session, project=project, n_boot=n_boot), media_type="text/html; charset=utf-8")

@@ -85,11 +85,15 @@ def review_queue(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     evidence: Annotated[bool, Query(description="include the nearest segments already accepted for each code")] = True,
+    attribute: Annotated[list[str] | None, Query(max_length=20, description="document:NAME=VALUE or speaker:NAME=VALUE (repeat for more)")] = None,
 ) -> Any:
     """The calling coder's next suggestions, most informative first, without those they already decided."""
+    from service.services.analysis import parse_filters, segments_in_scope
+
+    scope = segments_in_scope(session, project=project, where=parse_filters(attribute)) if attribute else None
     items, next_cursor = queue(
         session, project=project, coder=coder, cursor=cursor, limit=limit, evidence=evidence,
-        filters=QueueFilter(code=code, document_id=document_id, min_score=min_score, max_score=max_score),
+        filters=QueueFilter(code=code, document_id=document_id, min_score=min_score, max_score=max_score, segments=scope),
     )
     page = QueuePage(
         items=[

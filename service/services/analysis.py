@@ -17,6 +17,7 @@ from service.services.projects import Caller, as_codebook, current_codebook, lis
 from service.storage.tables import DocumentRow, Memo, Project, SegmentRow, SpeakerAttributes
 
 TARGETS = ("project", "code", "document", "segment", "theme")
+READER_KEYS = {"speakers"}  # document metadata the readers record (not case attributes)
 
 
 # -- memos ---------------------------------------------------------------------------------------
@@ -114,6 +115,31 @@ def import_attributes_csv(session: Session, *, project: Project, scope: str, dat
     return {"scope": scope, "rows": done, "attributes": header[1:]}
 
 
+def parse_filters(items: list[str] | None) -> dict[str, Any]:
+    """["speaker:sector=NHS", "document:site=North"] -> {"speaker:sector": "NHS", ...} (values typed)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith(("document:", "speaker:")):
+            raise Invalid(f"attribute filter {item!r}: write document:NAME=VALUE or speaker:NAME=VALUE")
+        out[key] = typed(value)
+    return out
+
+
+def segments_in_scope(session: Session, *, project: Project, where: dict[str, Any]) -> frozenset[int] | None:
+    """The segments whose document and speaker attributes match every filter (None: no filter)."""
+    if not where:
+        return None
+    docs = [(d.id, d.attributes or {}) for d in session.scalars(select(DocumentRow).where(DocumentRow.project_id == project.id))]
+    speakers = {s.speaker: s.attributes for s in session.scalars(select(SpeakerAttributes).where(SpeakerAttributes.project_id == project.id))}
+    doc_ok = {i for i, attrs in docs if all(attrs.get(k.split(":", 1)[1]) == v for k, v in where.items() if k.startswith("document:"))}
+    who_ok = {name for name, attrs in speakers.items() if all(attrs.get(k.split(":", 1)[1]) == v for k, v in where.items() if k.startswith("speaker:"))}
+    q = select(SegmentRow.id).where(SegmentRow.project_id == project.id, SegmentRow.document_id.in_(sorted(doc_ok)))
+    if any(k.startswith("speaker:") for k in where):
+        q = q.where(SegmentRow.speaker.in_(sorted(who_ok)))
+    return frozenset(session.scalars(q))
+
+
 # -- units and queries -----------------------------------------------------------------------------
 def units(session: Session, *, project: Project, coder_ids: list[int] | None = None) -> list[Unit]:
     """Every segment with a current coding, with its document's and speaker's attributes."""
@@ -131,7 +157,7 @@ def units(session: Session, *, project: Project, coder_ids: list[int] | None = N
         q = (select(SegmentRow, DocumentRow.name, DocumentRow.attributes).join(DocumentRow, DocumentRow.id == SegmentRow.document_id)
              .where(SegmentRow.id.in_(ids[lo:lo + 5000])))
         for seg, doc, doc_attrs in session.execute(q):
-            attrs = {f"document:{k}": v for k, v in (doc_attrs or {}).items() if not k.startswith("refi:")}
+            attrs = {f"document:{k}": v for k, v in (doc_attrs or {}).items() if not k.startswith("refi:") and k not in READER_KEYS}
             attrs.update({f"speaker:{k}": v for k, v in speakers.get(seg.speaker, {}).items()})
             codes = applied[seg.id]
             out.append(Unit(seg.id, doc, seg.ordinal, seg.text, seg.speaker, frozenset(codes),

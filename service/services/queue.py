@@ -31,6 +31,7 @@ class QueueFilter:
     document_id: int | None = None
     min_score: float | None = None
     max_score: float | None = None
+    segments: frozenset[int] | None = None  # only these segments (attribute filters)
 
 
 @dataclass
@@ -74,6 +75,8 @@ def queue(
         q = q.where(or_(Suggestion.code == filters.code, Suggestion.code.startswith(filters.code + "/")))
     if filters.document_id is not None:
         q = q.where(Suggestion.document_id == filters.document_id)
+    if filters.segments is not None:
+        q = q.where(Suggestion.segment_id.in_(sorted(filters.segments)))
     if filters.min_score is not None:
         q = q.where(Suggestion.score >= filters.min_score)
     if filters.max_score is not None:
@@ -97,6 +100,8 @@ def _segments_to_code(
     q = select(SegmentRow).where(SegmentRow.project_id == project.id, ~coded)
     if filters.document_id is not None:
         q = q.where(SegmentRow.document_id == filters.document_id)
+    if filters.segments is not None:
+        q = q.where(SegmentRow.id.in_(sorted(filters.segments)))
     if cursor:
         (last,) = decode_cursor(cursor, 1)
         q = q.where(SegmentRow.id > last)

@@ -39,10 +39,14 @@ def _as_dicts(result: dict) -> dict[str, dict[str, Any]]:
     return {code: {m: e.as_dict() for m, e in ests.items()} for code, ests in result.items()}
 
 
-def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = DEFAULT_METRICS, n_boot: int = 500, seed: int = 0) -> dict[str, Any]:
-    """Agreement per code and overall, between the human coders and between the model and each coder."""
+def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = DEFAULT_METRICS, n_boot: int = 500, seed: int = 0,
+              segments: set[int] | None = None) -> dict[str, Any]:
+    """Agreement per code and overall, between the human coders and between the model and each coder
+    (on `segments` only, when given: attribute filters)."""
     coders = {c.id: c.name for c in list_coders(session, project)}
     state = current_codings(session, project=project)
+    if segments is not None:
+        state = {k: v for k, v in state.items() if k[0] in segments}
     book = current_codebook(session, project)
     codes = list(as_codebook(book).codes)
     codes += sorted({c for v in state.values() for c in v} - set(codes))

@@ -296,3 +296,19 @@ class SpeakerAttributes(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     speaker: Mapped[str] = mapped_column(String(200))
     attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Theme(Base):
+    """A theme: a named group of codes (a code may sit in several themes), with a definition.
+    Its memos are Memo rows with target_kind "theme"."""
+
+    __tablename__ = "themes"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[str] = mapped_column(Text, default="")
+    codes: Mapped[list] = mapped_column(JSON, default=list)  # code paths
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from tests.api.conftest import TRANSCRIPTS, new_project, wait_for_job
 
@@ -64,6 +65,17 @@ def test_matrix_query_matches_the_ledger(make_server, tmp_path):
     co = counts["cooccurrence"]
     k = co["codes"].index(tops[0])
     assert co["counts"][k][k] == by[tops[0]]["segments"]
+
+    # attributes filter the queue, the exports and agreement too
+    nhs = [s for s, who in speaker.items() if SECTORS.get(who) == "NHS"]
+    page = owner.ok("GET", f"/projects/{pid}/queue", params={"limit": 200, "attribute": "speaker:sector=NHS"})["items"]
+    assert page and all(i["segment"]["id"] in nhs for i in page)
+    coded = owner.ok("GET", f"/projects/{pid}/export/codings", params={"format": "jsonl", "attribute": "speaker:sector=NHS"})
+    assert {json.loads(line)["segment_id"] for line in coded.splitlines()} == {s for s, cs in applied.items() if cs and s in nhs}
+    ag = owner.ok("GET", f"/projects/{pid}/agreement", params={"attribute": "speaker:sector=voluntary", "n_boot": 0})
+    assert ag["units"] == len({e["segment_id"] for e in owner.ok("GET", f"/projects/{pid}/decisions", params={"limit": 1000})
+                               if SECTORS.get(speaker[e["segment_id"]]) == "voluntary"})
+    assert owner.get(f"/projects/{pid}/queue", params={"attribute": "sector=NHS"}).status_code == 422
 
     first = owner.ok("POST", f"/projects/{pid}/memos", 201, json={"target_kind": "code", "target": "trust", "text": "Trust splits into personal and organisational."})
     second = owner.ok("POST", f"/projects/{pid}/memos", 201, json={"target_kind": "code", "target": "trust", "text": "Added: built over time.", "replaces": first["id"]})

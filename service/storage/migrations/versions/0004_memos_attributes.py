@@ -1,4 +1,4 @@
-"""memos and speaker attributes
+"""memos, speaker attributes and themes
 
 Revision ID: 0004
 Revises: 0003
@@ -39,8 +39,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_memos_target', 'memos', ['project_id', 'target_kind', 'target', 'id'], unique=False)
+    op.create_table('themes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('definition', sa.Text(), nullable=False),
+    sa.Column('codes', sa.JSON(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['coders.id'], ),
+    sa.ForeignKeyConstraint(['project_id'], ['projects.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('project_id', 'name')
+    )
+    op.create_index(op.f('ix_themes_project_id'), 'themes', ['project_id'], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_themes_project_id'), table_name='themes')
+    op.drop_table('themes')
     op.drop_index('ix_memos_target', table_name='memos')
     op.drop_table('memos')
     op.drop_index(op.f('ix_speaker_attributes_project_id'), table_name='speaker_attributes')

@@ -1,0 +1,99 @@
+"""`loupe report` and `loupe matrix`: the analysis of a project, from its database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from models.base import LoupeError
+
+console = Console()
+err = Console(stderr=True)
+DataDir = Annotated[Optional[Path], typer.Option(help="where the database lives (LOUPE_DATA_DIR)")]
+DatabaseUrl = Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (LOUPE_DATABASE_URL)")]
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _session(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    from service.settings import get_settings
+    from service.storage.db import Database
+
+    db = Database(get_settings(data_dir=data_dir, database_url=database_url).database)
+    db.migrate()
+    return db
+
+
+def report(
+    project: Annotated[int, typer.Option(help="the project")],
+    out: Annotated[Path, typer.Option(help="the HTML file to write")] = Path("loupe-report.html"),
+    n_boot: Annotated[int, typer.Option(min=0, help="bootstrap resamples for the agreement intervals")] = 200,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Write a self-contained HTML report: codebook with counts, themes, matrix tables, agreement, memos, method record."""
+    from service.services.projects import get_project
+    from service.services.report import build_report
+
+    db = _session(data_dir, database_url)
+    try:
+        with db.read() as session:
+            html = build_report(session, project=get_project(session, project), n_boot=n_boot)
+    except LoupeError as exc:
+        _fail(str(exc))
+    finally:
+        db.dispose()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    console.print(f"Wrote {out} ({len(html) // 1024} KB).", highlight=False)
+
+
+def matrix(
+    project: Annotated[int, typer.Option(help="the project")],
+    rows: Annotated[str, typer.Option(help='"top", "all", codes separated by commas, or an attribute like speaker:sector')] = "top",
+    cols: Annotated[str, typer.Option(help="the same, for the columns")] = "speaker:sector",
+    measure: Annotated[str, typer.Option(help="segments or documents")] = "segments",
+    out: Annotated[Path, typer.Option(help="folder for matrix.json, matrix.csv and matrix.png")] = Path("loupe-matrix"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """A matrix coding query: codes or attribute values against each other, with the passages behind each cell."""
+    import csv
+
+    from eval.analysis import save_heatmap
+    from service.services.analysis import matrix_query
+    from service.services.projects import get_project
+
+    def spec(text: str) -> dict:  # type: ignore[type-arg]
+        if text.startswith(("speaker:", "document:")):
+            return {"attribute": text}
+        return {"codes": text if text in ("top", "all") else [c.strip() for c in text.split(",") if c.strip()]}
+
+    if measure not in ("segments", "documents"):
+        _fail("--measure must be segments or documents")
+    db = _session(data_dir, database_url)
+    try:
+        with db.read() as session:
+            result = matrix_query(session, project=get_project(session, project), rows=spec(rows), cols=spec(cols), measure=measure)
+    except LoupeError as exc:
+        _fail(str(exc))
+    finally:
+        db.dispose()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "matrix.json").write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    with open(out / "matrix.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow([""] + result["cols"])
+        for label, row in zip(result["rows"], result["counts"]):
+            w.writerow([label] + row)
+    save_heatmap(result, out / "matrix.png")
+    for label, row in zip(result["rows"], result["counts"]):
+        console.print(f"{label:30} " + "  ".join(f"{c:>6}" for c in row), highlight=False)
+    console.print(f"Wrote {out}/matrix.json, matrix.csv, matrix.png", highlight=False)

@@ -1,0 +1,118 @@
+"""`loupe report`: one self-contained HTML file (styles inline, charts as data URIs) with the
+codebook and its counts, themes with their codes and representative passages, matrix tables, the
+agreement summary, memos, and the method record (models, codebook versions, decisions, who coded
+what) that a methods section or a reviewer asks for."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import Counter
+from datetime import datetime, timezone
+from html import escape
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from eval.analysis import attribute_axis, code_axis, code_counts, matrix, save_heatmap, under
+from service.services.analysis import memos, units
+from service.services.projects import as_codebook, codebook_versions, current_codebook, list_coders
+from service.services.review_data import agreement
+from service.services.themes import themes
+from service.storage.tables import Decision, Project, Suggestion
+
+CSS = """body{font:15px/1.5 system-ui,sans-serif;color:#1b1b1f;max-width:1100px;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.6rem}h2{border-bottom:2px solid #0b57d0;padding-bottom:.2rem;margin-top:2.2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-variant-numeric:tabular-nums}th,td{border:1px solid #c9c9d2;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f1f3f9}.muted{color:#4a4a55}blockquote{margin:.4rem 0;padding:.3rem .8rem;border-left:4px solid #c9c9d2;background:#fafafa}
+img{max-width:100%;height:auto}.def{max-width:38rem}"""
+
+
+def _e(x: Any) -> str:
+    return escape(str(x))
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    return ("<table><tr>" + "".join(f"<th scope='col'>{_e(h)}</th>" for h in head) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>")
+
+
+def _ci(est: dict[str, Any]) -> str:
+    return f"[{est['ci_low']:.3f}, {est['ci_high']:.3f}]" if est.get("ci_low") is not None else ""
+
+
+def _png(result: dict[str, Any], title: str) -> str:
+    buf = io.BytesIO()
+    save_heatmap(result, buf, title=title)
+    return f"<img alt='{_e(title)} heatmap' src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
+
+
+def build_report(session: Session, *, project: Project, n_boot: int = 200) -> str:
+    book_row = current_codebook(session, project)
+    book = as_codebook(book_row)
+    us = units(session, project=project)
+    coders = {c.id: c.name for c in list_coders(session, project)}
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{_e(project.name)}: Loupe report</title>"
+             f"<style>{CSS}</style></head><body>",
+             f"<h1>{_e(project.name)}</h1><p class='muted'>Loupe report, generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
+             f"{_e(project.description)}</p>"]
+
+    counts = {c["code"]: c for c in code_counts(us, list(book.codes))}
+    parts.append("<h2>Codebook</h2>" + f"<p class='muted'>Version {book_row.version}: {_e(book.name)}. Counts include sub-codes.</p>")
+    parts.append(_table(["code", "name", "definition", "segments", "documents", "coders"],
+                        [[c.path, c.name, c.definition, counts[c.path]["segments"], counts[c.path]["documents"], counts[c.path]["coders"]] for c in book]))
+
+    parts.append("<h2>Themes</h2>")
+    all_themes = themes(session, project)
+    if not all_themes:
+        parts.append("<p>No themes yet.</p>")
+    for t in all_themes:
+        hits = [u for u in us if any(under(x, c) for x in u.codes for c in t.codes)]
+        parts.append(f"<h3>{_e(t.name)}</h3><p class='def'>{_e(t.definition)}</p><p>Codes: {_e(', '.join(t.codes)) or '(none)'}; "
+                     f"{len(hits)} coded segments in {len({u.document for u in hits})} documents.</p>")
+        parts += [f"<blockquote>{_e(u.text)} <span class='muted'>({_e(u.document)}{', ' + _e(u.speaker) if u.speaker else ''})</span></blockquote>"
+                  for u in hits[:3]]
+
+    parts.append("<h2>Matrix queries</h2>")
+    tops = [c.path for c in book if c.parent is None]
+    names = sorted({k for u in us for k in u.attributes})[:4]
+    if not names:
+        parts.append("<p>No document or speaker attributes are set, so there is nothing to cross codes with yet.</p>")
+    for name in names:
+        result = matrix(us, code_axis(tops), attribute_axis(us, name))
+        parts.append(f"<h3>Top-level codes x {_e(name)} (coded segments)</h3>")
+        parts.append(_table([""] + result["cols"], [[r] + row for r, row in zip(result["rows"], result["counts"])]))
+        parts.append(_png(result, f"Top-level codes x {name}"))
+
+    parts.append("<h2>Agreement</h2>")
+    ag = agreement(session, project=project, metrics=("percent", "krippendorff"), n_boot=n_boot)
+    rows = []
+    for code, est in ag["between_coders"].items():
+        k = est.get("krippendorff") or {}
+        rows.append(["between coders", code, k.get("value"), _ci(k)])
+    for who, per in ag["model_vs_coder"].items():
+        k = (per.get("(pooled)") or {}).get("krippendorff") or {}
+        rows.append([f"model vs {who}", "(pooled)", k.get("value"), _ci(k)])
+    parts.append(f"<p class='muted'>Krippendorff's alpha with {n_boot}-sample bootstrap intervals; {ag['units']} segments decided, "
+                 f"{ag['units_coded_by_two_or_more']} by two or more coders.</p>")
+    parts.append(_table(["between", "code", "alpha", "95% interval"], [[a, b, "—" if c is None else f"{c:.3f}", d] for a, b, c, d in rows])
+                 if rows else "<p>No decisions yet.</p>")
+
+    parts.append("<h2>Memos</h2>")
+    entries = memos(session, project=project)
+    parts.append(_table(["when", "who", "on", "memo"], [[f"{m.created_at:%Y-%m-%d %H:%M}", coders.get(m.coder_id, "?"),
+                                                         f"{m.target_kind} {m.target}".strip(), m.text] for m in entries])
+                 if entries else "<p>No memos yet.</p>")
+
+    parts.append("<h2>Method record</h2>")
+    models = session.execute(select(Suggestion.model, func.count()).where(Suggestion.project_id == project.id).group_by(Suggestion.model)).all()
+    verdicts = dict(session.execute(select(Decision.verdict, func.count()).where(Decision.project_id == project.id).group_by(Decision.verdict)).all())
+    parts.append("<h3>Models that made suggestions</h3>" + (_table(["model", "suggestions"], [list(m) for m in models]) if models else "<p>None.</p>"))
+    parts.append("<h3>Codebook versions</h3>" + _table(["version", "name", "created", "by"], [
+        [v.version, v.name, f"{v.created_at:%Y-%m-%d %H:%M}", coders.get(v.created_by, "")] for v in codebook_versions(session, project)]))
+    parts.append(f"<h3>Decisions</h3><p>{sum(verdicts.values())} ledger entries: " + ", ".join(f"{n} {_e(v)}" for v, n in sorted(verdicts.items())) + ".</p>")
+    who = Counter((coders.get(c, "?"), code) for c, code in session.execute(select(Decision.coder_id, Decision.code).where(Decision.project_id == project.id)))
+    parts.append("<h3>Who coded what</h3>" + (_table(["coder", "code", "entries"], [[a, b, n] for (a, b), n in sorted(who.items())]) if who else "<p>No decisions yet.</p>"))
+    parts.append("</body></html>")
+    return "\n".join(parts)
