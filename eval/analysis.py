@@ -49,21 +49,45 @@ def attribute_axis(units: list[Unit], name: str, values: list[Any] | None = None
     return [Axis(f"{name}={v}", lambda u, v=v: u.attributes.get(name) == v) for v in found]
 
 
-def matrix(units: list[Unit], rows: list[Axis], cols: list[Axis], measure: Literal["segments", "documents"] = "segments",
+def group_axis(groups: dict[str, list[str]]) -> list[Axis]:
+    """Named groups of codes (code groups, or themes): a unit belongs when any of its codes is under one of them."""
+    return [Axis(name, lambda u, cs=tuple(codes): any(under(x, c) for x in u.codes for c in cs)) for name, codes in groups.items()]
+
+
+def _agreement(inside: list[Unit], row: Axis) -> float | None:
+    """Among the cell's segments coded by two or more coders, the share where every one of them
+    applies the row's code(s): a cell-level percent agreement between coders."""
+    rated = [u for u in inside if len({w for ws in u.coders.values() for w in ws}) >= 2]
+    if not rated:
+        return None
+    agree = 0
+    for u in rated:
+        everyone = {w for ws in u.coders.values() for w in ws}
+        applying = {w for code, ws in u.coders.items() if row.test(Unit(u.segment_id, u.document, u.ordinal, u.text, u.speaker, frozenset([code]))) for w in ws}
+        agree += applying == everyone
+    return agree / len(rated)
+
+
+def matrix(units: list[Unit], rows: list[Axis], cols: list[Axis], measure: Literal["segments", "documents", "agreement"] = "segments",
            passages: int = 50) -> dict[str, Any]:
-    """Counts per (row, column) and the passages behind each cell (the first `passages` of them)."""
-    counts = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    """Counts per (row, column) and the passages behind each cell (the first `passages` of them).
+    measure "agreement": the share of the cell's segments coded by two or more coders on which they all agree."""
+    counts: list[list[Any]] = [[0] * len(cols) for _ in rows]
     cells: dict[str, list[dict[str, Any]]] = {}
     row_hits = [[r.test(u) for u in units] for r in rows]
     col_hits = [[c.test(u) for u in units] for c in cols]
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
             inside = [u for k, u in enumerate(units) if row_hits[i][k] and col_hits[j][k]]
-            counts[i, j] = len({u.document for u in inside}) if measure == "documents" else len(inside)
+            if measure == "agreement":
+                value = _agreement(inside, r)
+                counts[i][j] = None if value is None else round(value, 4)
+            else:
+                counts[i][j] = len({u.document for u in inside}) if measure == "documents" else len(inside)
             if inside:
                 cells[f"{i},{j}"] = [{"segment_id": u.segment_id, "document": u.document, "speaker": u.speaker, "text": u.text,
                                       "codes": sorted(u.codes)} for u in inside[:passages]]
-    return {"rows": [r.label for r in rows], "cols": [c.label for c in cols], "measure": measure, "counts": counts.tolist(), "passages": cells}
+    return {"rows": [r.label for r in rows], "cols": [c.label for c in cols], "measure": measure, "counts": counts, "passages": cells}
 
 
 def code_counts(units: list[Unit], codes: list[str]) -> list[dict[str, Any]]:
@@ -99,14 +123,15 @@ def save_heatmap(result: dict[str, Any], target, title: str = "") -> None:  # ty
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    counts = np.array(result["counts"], dtype=float).reshape(len(result["rows"]), len(result["cols"]))
+    counts = np.array([[np.nan if v is None else v for v in row] for row in result["counts"]], dtype=float).reshape(len(result["rows"]), len(result["cols"]))
     fig, ax = plt.subplots(figsize=(1.6 + 1.1 * max(1, len(result["cols"])), 1.2 + 0.45 * max(1, len(result["rows"]))), dpi=110)
     ax.imshow(counts, cmap="Blues", aspect="auto")
     ax.set_xticks(range(len(result["cols"])), result["cols"], rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(result["rows"])), result["rows"], fontsize=8)
-    top = counts.max() if counts.size else 0
+    top = np.nanmax(counts) if counts.size and not np.isnan(counts).all() else 0
     for (i, j), v in np.ndenumerate(counts):
-        ax.text(j, i, f"{int(v)}", ha="center", va="center", fontsize=8, color="white" if top and v > top / 2 else "black")
+        label = "—" if np.isnan(v) else (f"{v:.2f}" if result["measure"] == "agreement" else f"{int(v)}")
+        ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white" if top and v > top / 2 else "black")
     ax.set_title(title or f"coded {result['measure']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(target, format="png")

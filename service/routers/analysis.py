@@ -43,9 +43,10 @@ class MatrixQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"rows": {"codes": "top"}, "cols": {"attribute": "speaker:sector"}, "measure": "segments"}]})
 
-    rows: dict[str, Any] = Field(description='{"codes": "top" | "all" | [paths]} or {"attribute": "speaker:NAME" | "document:NAME", "values": [...]}')
+    rows: dict[str, Any] = Field(description='{"codes": "top" | "all" | [paths]}, {"groups": {name: [paths]}}, {"themes": "all" | [names]}, '
+                                             'or {"attribute": "speaker:NAME" | "document:NAME", "values": [...]}')
     cols: dict[str, Any]
-    measure: Literal["segments", "documents"] = "segments"
+    measure: Literal["segments", "documents", "agreement"] = Field("segments", description="agreement: share of the cell's segments coded by 2+ coders on which all agree")
     where: dict[str, str | int | float | bool] | None = Field(None, description='only units whose attributes match, e.g. {"document:site": "North"}')
 
 

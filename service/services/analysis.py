@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from eval.analysis import Unit, attribute_axis, code_axis, code_counts, cooccurrence, matrix
+from eval.analysis import Unit, attribute_axis, code_axis, code_counts, cooccurrence, group_axis, matrix
 from service.errors import Invalid, NotFound
 from service.services.ledger import current_codings
 from service.services.projects import Caller, as_codebook, current_codebook, list_coders
@@ -178,9 +178,26 @@ def _codes(session: Session, project: Project, spec: Any) -> list[str]:
 
 
 def axis(session: Session, project: Project, us: list[Unit], spec: dict[str, Any]):  # type: ignore[no-untyped-def]
-    """{"codes": "top" | "all" | [paths]} or {"attribute": "speaker:sector", "values": [...]}."""
+    """{"codes": "top" | "all" | [paths]}, {"groups": {name: [paths]}}, {"themes": "all" | [names]} or
+    {"attribute": "speaker:sector", "values": [...]}."""
     if "codes" in spec:
         return code_axis(_codes(session, project, spec["codes"]))
+    if "groups" in spec:
+        groups = spec["groups"]
+        if not isinstance(groups, dict) or not groups:
+            raise Invalid('groups are {"name": [code paths], ...}')
+        for codes in groups.values():
+            _codes(session, project, list(codes))
+        return group_axis({str(k): list(v) for k, v in groups.items()})
+    if "themes" in spec:
+        from service.services.themes import themes
+
+        found = {t.name: t.codes for t in themes(session, project)}
+        wanted = list(found) if spec["themes"] == "all" else list(spec["themes"])
+        missing = [n for n in wanted if n not in found]
+        if missing:
+            raise Invalid(f"no theme named {missing[0]!r}; themes: {', '.join(found) or '(none yet)'}")
+        return group_axis({n: found[n] for n in wanted})
     if "attribute" in spec:
         name = str(spec["attribute"])
         if not name.startswith(("document:", "speaker:")):

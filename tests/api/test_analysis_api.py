@@ -66,6 +66,18 @@ def test_matrix_query_matches_the_ledger(make_server, tmp_path):
     k = co["codes"].index(tops[0])
     assert co["counts"][k][k] == by[tops[0]]["segments"]
 
+    # themes and code groups as rows; agreement as the cell measure
+    owner.ok("POST", f"/projects/{pid}/themes", 201, json={"name": "Relations", "codes": ["trust", "power"]})
+    by_theme = owner.ok("POST", f"/projects/{pid}/matrix", 200, json={"rows": {"themes": "all"}, "cols": query["cols"]})
+    by_group = owner.ok("POST", f"/projects/{pid}/matrix", 200, json={"rows": {"groups": {"Relations": ["trust", "power"]}}, "cols": query["cols"]})
+    assert by_theme["counts"] == by_group["counts"]
+    for j, sector in enumerate(sectors):
+        assert by_theme["counts"][0][j] == len({s for s, cs in applied.items() if SECTORS.get(speaker[s]) == sector
+                                                 and any(c.split("/")[0] in ("trust", "power") for c in cs)})
+    agreement = owner.ok("POST", f"/projects/{pid}/matrix", 200, json={**query, "measure": "agreement"})
+    assert all(v is None for row in agreement["counts"] for v in row)  # one coder: nothing to agree on
+    assert owner.post(f"/projects/{pid}/matrix", json={"rows": {"themes": ["nope"]}, "cols": query["cols"]}).status_code == 422
+
     # attributes filter the queue, the exports and agreement too
     nhs = [s for s, who in speaker.items() if SECTORS.get(who) == "NHS"]
     page = owner.ok("GET", f"/projects/{pid}/queue", params={"limit": 200, "attribute": "speaker:sector=NHS"})["items"]

@@ -38,3 +38,16 @@ def test_a_left_out_code_surfaces_when_its_units_cluster():
     out = leave_one_out(clustering, clusters, codes, "power", texts)
     assert out["surfaced"] and out["best_candidate_share"] == 1.0 and out["recall_in_surfaced"] == 1.0 and out["candidates"] == 1
     assert not leave_one_out(clustering, clusters, codes, "control", texts)["surfaced"]
+
+
+def test_matrix_cell_agreement_between_coders():
+    from eval.analysis import Unit, attribute_axis, code_axis, matrix
+
+    units = [
+        Unit(1, "d", 0, "a", "P1", frozenset({"trust"}), {"trust": frozenset({"ann", "ben"})}, {"speaker:sector": "NHS"}),
+        Unit(2, "d", 1, "b", "P1", frozenset({"trust", "power"}), {"trust": frozenset({"ann"}), "power": frozenset({"ben"})}, {"speaker:sector": "NHS"}),
+        Unit(3, "d", 2, "c", "P2", frozenset({"trust"}), {"trust": frozenset({"ann"})}, {"speaker:sector": "voluntary"}),
+    ]
+    result = matrix(units, code_axis(["trust", "power"]), attribute_axis(units, "speaker:sector"), "agreement")
+    assert result["counts"] == [[0.5, None], [0.0, None]]  # segment 1 agreed on trust, segment 2 did not; P2 has one coder
+    assert matrix(units, code_axis(["trust"]), attribute_axis(units, "speaker:sector"))["counts"] == [[2, 1]]
