@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from models.base import LoupeError
+from scripts.cli_common import DatabaseUrl, DataDir, fail, open_database
 
 console = Console()
-err = Console(stderr=True)
-DataDir = Annotated[Optional[Path], typer.Option(help="where the database lives (LOUPE_DATA_DIR)")]
-DatabaseUrl = Annotated[Optional[str], typer.Option(help="SQLAlchemy URL (LOUPE_DATABASE_URL)")]
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(2)
+_fail = fail
 
 
 def _session(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
-    from service.settings import get_settings
-    from service.storage.db import Database
-
-    db = Database(get_settings(data_dir=data_dir, database_url=database_url).database)
-    db.migrate()
-    return db
+    return open_database(data_dir, database_url)[1]
 
 
 def report(

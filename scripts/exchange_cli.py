@@ -13,31 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from models.base import LoupeError
+from scripts.cli_common import DatabaseUrl, DataDir, err, fail, open_database
 
 console = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[Optional[Path], typer.Option(help="where the SQLite database lives (LOUPE_DATA_DIR)")]
-DatabaseUrl = Annotated[Optional[str], typer.Option(help="SQLAlchemy URL instead of the SQLite file (LOUPE_DATABASE_URL)")]
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(2)
-
-
-def _open(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
-    from service.settings import get_settings
-    from service.storage.db import Database
-
-    try:
-        settings = get_settings(data_dir=data_dir, database_url=database_url)
-    except ValueError as exc:
-        _fail(str(exc))
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database)
-    db.migrate()
-    return settings, db
 
 
 def import_(
@@ -57,16 +35,16 @@ def import_(
 
     suffix = path.suffix.lower()
     if suffix not in (".qdpx", ".qdc"):
-        _fail(f"{path}: expected a .qdpx project or a .qdc codebook")
+        fail(f"{path}: expected a .qdpx project or a .qdc codebook")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        _fail(f"{path}: cannot be read ({exc.strerror})")
-    settings, db = _open(data_dir, database_url)
+        fail(f"{path}: cannot be read ({exc.strerror})")
+    settings, db = open_database(data_dir, database_url)
     try:
         if suffix == ".qdc":
             if project is None:
-                _fail("a .qdc codebook goes into an existing project: add --project ID")
+                fail("a .qdc codebook goes into an existing project: add --project ID")
             with db.write() as session:
                 row, info = exchange.import_codebook(session, project=get_project(session, project), coder=None, data=data,
                                                      schema_dir=settings.refi_schema_dir)
@@ -81,7 +59,7 @@ def import_(
                 info["coders"][0]["token"] = token
                 _print_import(proj.id, info)
     except LoupeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         db.dispose()
     if report is not None and suffix == ".qdpx":
@@ -125,8 +103,8 @@ def export(
 
     suffix = out.suffix.lower()
     if suffix not in (".qdpx", ".qdc"):
-        _fail(f"{out}: name the output FILE.qdpx (project) or FILE.qdc (codebook)")
-    settings, db = _open(data_dir, database_url)
+        fail(f"{out}: name the output FILE.qdpx (project) or FILE.qdc (codebook)")
+    settings, db = open_database(data_dir, database_url)
     try:
         with db.read() as session:
             proj = get_project(session, project)
@@ -135,7 +113,7 @@ def export(
             else:
                 data, info = exchange.export_project(session, project=proj, schema_dir=settings.refi_schema_dir)
     except LoupeError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     finally:
         db.dispose()
     out.parent.mkdir(parents=True, exist_ok=True)

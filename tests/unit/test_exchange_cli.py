@@ -46,3 +46,14 @@ def test_bad_files_are_clear_messages(isolated_env, tmp_path):
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 2 and message in " ".join(result.output.split()), (args, result.output)
+
+
+def test_without_schemas_the_cli_says_validation_did_not_run(isolated_env, tmp_path, monkeypatch):
+    import models.exchange.schema as schema_mod
+
+    monkeypatch.setattr(schema_mod, "find_schema_dir", lambda explicit=None: None)
+    src = tmp_path / "study.qdpx"
+    src.write_bytes(hm.qdpx())
+    result = runner.invoke(app, ["import", str(src), "--data-dir", str(tmp_path / "loupe")])
+    assert result.exit_code == 0, result.output
+    assert "not validated" in " ".join(result.output.split()) and "LOUPE_REFI_SCHEMA_DIR" in " ".join(result.output.split())
