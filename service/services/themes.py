@@ -149,7 +149,8 @@ def split(session: Session, *, project: Project, coder: Caller, code: str, into:
           assign: dict[int, str] | str = "history") -> tuple[CodebookVersion, list[str], int]:
     """Split `code` into new codes beside it. `assign` says where each coding goes: {segment id:
     new code path}, or "history": back to the code it carried before the merge that made `code`
-    (codings with no such history stay on `code`, which is kept while any remain)."""
+    (codings with no such history stay on `code`, which is kept while any remain, or while it has
+    sub-codes)."""
     content = copy.deepcopy(current_codebook(session, project).content)
     holder, node = _find(content["codes"], code)
     parent = code.rpartition("/")[0] or None
@@ -181,7 +182,7 @@ def split(session: Session, *, project: Project, coder: Caller, code: str, into:
         raise Invalid('assign is "history" or {segment id: new code}')
     planned = [(s, w) for (s, w), st in current_codings(session, project=project).items() if st.get(code) and mapping(s, w, code)]
     remaining = sum(1 for st in current_codings(session, project=project).values() if st.get(code)) - len(planned)
-    if remaining == 0:
+    if remaining == 0 and not node.get("children"):  # a code with sub-codes stays: they keep their codings
         holder.remove(node)
     book = add_codebook_version(session, project=project, data=content, coder=coder)
     made = _remap(session, project=project, coder=coder, book=book, mapping=mapping, note=f"split {code} -> {', '.join(paths)}")
