@@ -18,20 +18,22 @@ def progress(session: Session, *, project: Project, coder: Caller) -> dict[str, 
     per code, and how often they agreed with the model (accepted what it suggested)."""
     book = current_ref(session, project)
     totals = dict(session.execute(select(Suggestion.code, func.count()).where(Suggestion.codebook_id == book.id).group_by(Suggestion.code)).all())
-    codes_of = dict(session.execute(select(Suggestion.id, Suggestion.code).where(Suggestion.codebook_id == book.id)).all())
-    rows = session.execute(select(Decision.id, Decision.suggestion_id, Decision.verdict, Decision.undoes_id)
-                           .where(Decision.coder_id == coder.id).order_by(Decision.id)).all()
+    rows = session.execute(
+        select(Decision.id, Decision.suggestion_id, Decision.verdict, Decision.undoes_id, Suggestion.code, Suggestion.codebook_id)
+        .outerjoin(Suggestion, Suggestion.id == Decision.suggestion_id)
+        .where(Decision.coder_id == coder.id).order_by(Decision.id)
+    ).all()
     answered: dict[int, int] = {}  # decision id -> the suggestion it answered
     last: dict[int, tuple[str, str]] = {}
-    for did, sid, verdict, undoes in rows:  # the latest verdict per suggestion; an undo leaves it open again
+    for did, sid, verdict, undoes, code, codebook_id in rows:  # the latest verdict per suggestion; an undo reopens it
         if verdict == "undo":
             target = answered.get(undoes or -1)
             if target is not None:
                 last.pop(target, None)
         elif sid is not None:
             answered[did] = sid
-            if sid in codes_of:
-                last[sid] = (verdict, codes_of[sid])
+            if codebook_id == book.id:
+                last[sid] = (verdict, code)
     per_code: dict[str, Counter] = defaultdict(Counter)
     for verdict, code in last.values():
         per_code[code][verdict] += 1
