@@ -194,3 +194,33 @@ def seed_codebook() -> Codebook:
 def resolve_codebook(spec: str | Path) -> Codebook:
     """"seed" means the shipped seed codebook; anything else is a file path."""
     return seed_codebook() if str(spec) == "seed" else load_codebook(spec)
+
+
+# Editing a codebook document (the dict form above): shared by adopting clusters and by merging,
+# splitting and moving codes.
+def code_entry(content: dict[str, Any], path: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+    """(the list that holds the code's entry, the entry) for a code path, or None."""
+    items = content["codes"]
+    parts = path.split("/")
+    for k, part in enumerate(parts):
+        node = next((c for c in items if c["id"] == part), None)
+        if node is None:
+            return None
+        if k == len(parts) - 1:
+            return items, node
+        items = node.setdefault("children", [])
+    return None
+
+
+def children_of(content: dict[str, Any], parent: str | None) -> list[dict[str, Any]] | None:
+    """The list of codes under `parent` (the top level for None), or None when there is no such code."""
+    if not parent:
+        return content["codes"]
+    found = code_entry(content, parent)
+    return None if found is None else found[1].setdefault("children", [])
+
+
+def entry_paths(entry: dict[str, Any], parent: str | None) -> list[str]:
+    """The paths of a code entry and of every code beneath it."""
+    here = f"{parent}/{entry['id']}" if parent else entry["id"]
+    return [here] + [p for c in entry.get("children", []) for p in entry_paths(c, here)]

@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from models.base import Span
-from models.codebook import Codebook
+from models.codebook import Codebook, children_of, code_entry
 from models.discovery.clustering import ClusterConfig
 from models.discovery.pipeline import DiscoveryConfig, cluster_record, discover
 from models.exchange.qda import slug
@@ -221,15 +221,10 @@ def _open_cluster(session: Session, project: Project, cluster_id: int) -> Cluste
     return cluster
 
 
-def _siblings(content: dict, parent: str | None) -> list[dict]:
-    items = content["codes"]
-    if not parent:
-        return items
-    for part in parent.split("/"):
-        node = next((c for c in items if c["id"] == part), None)
-        if node is None:
-            raise Invalid(f"parent {parent!r} is not a code of the current codebook")
-        items = node.setdefault("children", [])
+def _siblings(content: dict, parent: str | None) -> list[dict]:  # type: ignore[type-arg]
+    items = children_of(content, parent)
+    if items is None:
+        raise Invalid(f"parent {parent!r} is not a code of the current codebook")
     return items
 
 
@@ -286,8 +281,7 @@ def merge(session: Session, *, project: Project, coder: Caller, cluster_id: int,
     if code not in as_codebook(book).codes:
         raise Invalid(f"unknown code {code!r} in the current codebook; known codes: {', '.join(as_codebook(book).codes)}")
     content = copy.deepcopy(book.content)
-    parent, _, ident = code.rpartition("/")
-    node = next(c for c in _siblings(content, parent or None) if c["id"] == ident)
+    _, node = code_entry(content, code)  # type: ignore[misc]  # the code was checked above
     examples = node.setdefault("examples", [])
     examples.extend(e for e in _examples(cluster) if e not in examples)
     row = add_codebook_version(session, project=project, data=content, coder=coder)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.codebook import children_of, code_entry, entry_paths
 from models.exchange.qda import slug
 from service.errors import Conflict, Invalid, NotFound
 from service.services.ledger import current_codings
@@ -57,26 +58,18 @@ def themes(session: Session, project: Project) -> list[Theme]:
 
 
 # -- the codebook tree --------------------------------------------------------------------------
-def _find(items: list[dict], path: str) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
-    """(the list holding the node, the node) for a code path in codebook content."""
-    parts = path.split("/")
-    for k, part in enumerate(parts):
-        node = next((c for c in items if c["id"] == part), None)
-        if node is None:
-            raise NotFound("code", path)
-        if k == len(parts) - 1:
-            return items, node
-        items = node.setdefault("children", [])
-    raise NotFound("code", path)
-
-
-def _paths(node: dict, prefix: str) -> list[str]:  # type: ignore[type-arg]
-    here = f"{prefix}/{node['id']}" if prefix else node["id"]
-    return [here] + [p for c in node.get("children", []) for p in _paths(c, here)]
+def _find(content: dict, path: str) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
+    found = code_entry(content, path)
+    if found is None:
+        raise NotFound("code", path)
+    return found
 
 
 def _siblings(content: dict, parent: str | None) -> list[dict]:  # type: ignore[type-arg]
-    return content["codes"] if not parent else _find(content["codes"], parent)[1].setdefault("children", [])
+    items = children_of(content, parent)
+    if items is None:
+        raise NotFound("code", parent)
+    return items
 
 
 def _new_code(spec: dict[str, Any], siblings: list[dict]) -> dict[str, Any]:  # type: ignore[type-arg]
@@ -118,7 +111,7 @@ def merge(session: Session, *, project: Project, coder: Caller, codes: list[str]
     removed: dict[str, str] = {}
     if "code" in into:
         target = str(into["code"])
-        _find(content["codes"], target)
+        _find(content, target)
     else:
         parent = into.get("parent") or None
         created = _new_code(into, _siblings(content, parent))
@@ -127,13 +120,13 @@ def merge(session: Session, *, project: Project, coder: Caller, codes: list[str]
     for path in codes:
         if path == target or target.startswith(path + "/"):
             raise Invalid(f"cannot merge {path!r} into itself or into one of its sub-codes")
-        holder, node = _find(content["codes"], path)
+        holder, node = _find(content, path)
         examples += node.get("examples", [])
-        for p in _paths(node, path.rpartition("/")[0]):
+        for p in entry_paths(node, path.rpartition("/")[0] or None):
             removed[p] = target
         holder.remove(node)
     if "code" in into:
-        _, kept = _find(content["codes"], target)
+        _, kept = _find(content, target)
         kept["examples"] = list(dict.fromkeys(kept.get("examples", []) + examples))
     else:
         if examples:
@@ -152,7 +145,7 @@ def split(session: Session, *, project: Project, coder: Caller, code: str, into:
     (codings with no such history stay on `code`, which is kept while any remain, or while it has
     sub-codes)."""
     content = copy.deepcopy(current_codebook(session, project).content)
-    holder, node = _find(content["codes"], code)
+    holder, node = _find(content, code)
     parent = code.rpartition("/")[0] or None
     paths = []
     for spec in into:
@@ -192,7 +185,7 @@ def split(session: Session, *, project: Project, coder: Caller, code: str, into:
 def move(session: Session, *, project: Project, coder: Caller, code: str, parent: str | None) -> tuple[CodebookVersion, str, int]:
     """Move a code (with its sub-codes) under another parent (None: the top level)."""
     content = copy.deepcopy(current_codebook(session, project).content)
-    holder, node = _find(content["codes"], code)
+    holder, node = _find(content, code)
     if parent and (parent == code or parent.startswith(code + "/")):
         raise Invalid("a code cannot move under itself")
     holder.remove(node)
@@ -201,7 +194,7 @@ def move(session: Session, *, project: Project, coder: Caller, code: str, parent
         raise Conflict(f"{parent or 'the top level'} already has a code {node['id']!r}")
     siblings.append(node)
     new_path = f"{parent}/{node['id']}" if parent else node["id"]
-    renamed = {old: new_path + old[len(code):] for old in _paths(node, code.rpartition("/")[0])}
+    renamed = {old: new_path + old[len(code):] for old in entry_paths(node, code.rpartition("/")[0] or None)}
     book = add_codebook_version(session, project=project, data=content, coder=coder)
     made = _remap(session, project=project, coder=coder, book=book, mapping=lambda s, w, old: renamed.get(old), note=f"move {code} -> {new_path}")
     return book, new_path, made
