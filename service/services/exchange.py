@@ -152,9 +152,8 @@ def import_project(
     memos = _import_memos(qp, code_paths, rows, coders, owner.id, project.id)
     session.add_all(memos)
     session.flush()
-    report.update({"memos": len(memos)})
     report.update({
-        "project": project.id, "name": project.name, "origin": qp.origin, "documents": [r.name for r in rows],
+        "memos": len(memos), "project": project.id, "name": project.name, "origin": qp.origin, "documents": [r.name for r in rows],
         "codes": len(code_paths), "coders": tokens, "codings": codings, "decisions": len(decisions),
     })
     return project, owner, owner_token, report
@@ -182,16 +181,26 @@ def _import_memos(qp: QdaProject, code_paths: dict[str, str], rows: list[Documen
     return out
 
 
-def current_spans(session: Session, project: Project, coder_ids: set[int] | None = None) -> dict[tuple[int, int, str], list[tuple[int, int, Decision]]]:
-    """{(segment, coder, code): [(start, end, the decision that applied it)]} for codes applied now.
+def current_spans(session: Session, project: Project, coder_ids: set[int] | None = None,
+                  document_id: int | None = None) -> dict[tuple[int, int, str], list[tuple[int, int, Decision]]]:
+    """{(segment, coder, code): [(start, end, the decision that applied it)]} for codes applied now
+    (of some coders, or in one document, when asked).
 
     The ledger is folded in id order: an entry that applies a code adds its selection (its span,
-    or the whole segment), one that removes the code clears them."""
+    or the whole segment), one that removes the code clears them, and a `remap` (a merged, split
+    or moved code) carries the selections over to the new code."""
     seg_span = {}
     state: dict[tuple[int, int, str], list[tuple[int | None, int | None, Decision]]] = defaultdict(list)
-    q = select(Decision).where(Decision.project_id == project.id).order_by(Decision.id)
-    for d in session.scalars(q):
-        if coder_ids is not None and d.coder_id not in coder_ids:
+    q = select(Decision).where(Decision.project_id == project.id)
+    if coder_ids is not None:
+        q = q.where(Decision.coder_id.in_(sorted(coder_ids)))
+    if document_id is not None:
+        q = q.where(Decision.segment_id.in_(select(SegmentRow.id).where(SegmentRow.document_id == document_id)))
+    for d in session.scalars(q.order_by(Decision.id)):
+        if d.verdict == "remap" and d.new_code:
+            moved = state.pop((d.segment_id, d.coder_id, d.code), [])
+            target = state[(d.segment_id, d.coder_id, d.new_code)]
+            target.extend(m for m in moved if all((s, e) != m[:2] for s, e, _ in target))
             continue
         for code, applied in d.effects.items():
             key = (d.segment_id, d.coder_id, code)
@@ -201,7 +210,7 @@ def current_spans(session: Session, project: Project, coder_ids: set[int] | None
             span = (d.span_start, d.span_end) if d.span_start is not None and code == (d.new_code or d.code) else (None, None)
             if all((s, e) != span for s, e, _ in state[key]):
                 state[key].append((*span, d))
-    ids = sorted({k[0] for k in state})
+    ids = sorted({k[0] for k, v in state.items() if v})
     for lo in range(0, len(ids), 5000):  # bounded IN lists
         for sid, start, end in session.execute(select(SegmentRow.id, SegmentRow.start, SegmentRow.end).where(SegmentRow.id.in_(ids[lo:lo + 5000]))):
             seg_span[sid] = (start, end)

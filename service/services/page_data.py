@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.services.exchange import current_spans
 from service.services.projects import Caller, current_ref, list_coders
-from service.storage.tables import Decision, Project, SegmentRow, Suggestion
+from service.storage.tables import Decision, Project, Suggestion
 
 
 def progress(session: Session, *, project: Project, coder: Caller) -> dict[str, Any]:
@@ -53,11 +53,9 @@ def progress(session: Session, *, project: Project, coder: Caller) -> dict[str, 
 def document_codings(session: Session, *, project: Project, document_id: int, coder_ids: list[int] | None) -> list[dict[str, Any]]:
     """Every current coding in the document, as character spans with code and coder."""
     names = {c.id: c.name for c in list_coders(session, project)}
-    segs = set(session.scalars(select(SegmentRow.id).where(SegmentRow.document_id == document_id)))
     out = []
-    for (segment_id, coder_id, code), spans in current_spans(session, project, set(coder_ids) if coder_ids is not None else None).items():
-        if segment_id not in segs:
-            continue
+    scope = set(coder_ids) if coder_ids is not None else None
+    for (segment_id, coder_id, code), spans in current_spans(session, project, scope, document_id=document_id).items():
         for start, end, d in spans:
             out.append({"segment_id": segment_id, "start": start, "end": end, "code": code, "coder": names.get(coder_id), "decision_id": d.id})
     unique = {(r["start"], r["end"], r["code"], r["coder"]): r for r in sorted(out, key=lambda r: r["decision_id"])}

@@ -264,3 +264,18 @@ def test_memos_travel_with_the_project(db, schemas):
     assert got == {("project", "Phase 2 done."), ("code", "Trust: keep personal apart."), ("document", "Interview ran short.")}
     texts = lambda data: sorted(n.text for n in read_qdpx(data)[0].notes.values())  # noqa: E731
     assert texts(first) == texts(second)
+
+
+def test_merged_codes_keep_their_selections_in_the_export(db, schemas):
+    from service.services.themes import merge
+
+    with db.write() as session:
+        project, owner, _, _ = exchange.import_project(session, data=hm.qdpx(), owner_name="Lead", schema_dir=schemas)
+        lead = Caller(owner.id, project.id, owner.name, "owner")
+        merge(session, project=project, coder=lead, codes=["trust/personal-trust", "trust/organisational-trust"],
+              into={"name": "Kinds of trust", "id": "kinds", "parent": "trust"})
+        data, _ = exchange.export_project(session, project=project, schema_dir=schemas)
+    got = _selections(data)
+    assert ("Interview 1", *hm.ALICE_SPAN, "Kinds of trust", "Alice") in got  # the selection, not the whole segment
+    assert ("Field notes", *hm.NOTES_SPAN, "Kinds of trust", "Lead") in got
+    assert not any(name in ("Personal trust", "Organisational trust") for *_, name, _ in got)
