@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -36,34 +36,46 @@ def under(code: str, axis: str) -> bool:
 @dataclass(frozen=True)
 class Axis:
     label: str
-    test: Callable[[Unit], bool]
+    codes: tuple[str, ...] = ()  # a code entry: these codes and their sub-codes
+    attribute: tuple[str, Any] | None = None  # an attribute entry: (name, value)
+
+    def has_code(self, code: str) -> bool:
+        return any(under(code, c) for c in self.codes)
+
+    def test(self, u: Unit) -> bool:
+        if self.attribute is not None:
+            return u.attributes.get(self.attribute[0]) == self.attribute[1]
+        return any(self.has_code(x) for x in u.codes)
 
 
 def code_axis(codes: list[str]) -> list[Axis]:
-    return [Axis(c, lambda u, c=c: any(under(x, c) for x in u.codes)) for c in codes]
+    return [Axis(c, codes=(c,)) for c in codes]
 
 
 def attribute_axis(units: list[Unit], name: str, values: list[Any] | None = None) -> list[Axis]:
     """One entry per value of the attribute (the values found, sorted, unless given)."""
     found = values if values is not None else sorted({u.attributes[name] for u in units if u.attributes.get(name) is not None}, key=str)
-    return [Axis(f"{name}={v}", lambda u, v=v: u.attributes.get(name) == v) for v in found]
+    return [Axis(f"{name}={v}", attribute=(name, v)) for v in found]
 
 
 def group_axis(groups: dict[str, list[str]]) -> list[Axis]:
     """Named groups of codes (code groups, or themes): a unit belongs when any of its codes is under one of them."""
-    return [Axis(name, lambda u, cs=tuple(codes): any(under(x, c) for x in u.codes for c in cs)) for name, codes in groups.items()]
+    return [Axis(name, codes=tuple(codes)) for name, codes in groups.items()]
 
 
 def _agreement(inside: list[Unit], row: Axis) -> float | None:
     """Among the cell's segments coded by two or more coders, the share where every one of them
-    applies the row's code(s): a cell-level percent agreement between coders."""
+    applies the row's code(s): a cell-level percent agreement between coders (None for an
+    attribute row, or when no segment has two coders)."""
+    if not row.codes:
+        return None
     rated = [u for u in inside if len({w for ws in u.coders.values() for w in ws}) >= 2]
     if not rated:
         return None
     agree = 0
     for u in rated:
         everyone = {w for ws in u.coders.values() for w in ws}
-        applying = {w for code, ws in u.coders.items() if row.test(Unit(u.segment_id, u.document, u.ordinal, u.text, u.speaker, frozenset([code]))) for w in ws}
+        applying = {w for code, ws in u.coders.items() if row.has_code(code) for w in ws}
         agree += applying == everyone
     return agree / len(rated)
 

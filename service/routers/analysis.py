@@ -69,7 +69,7 @@ def list_memos(project: MemberDep, session: SessionDep, target_kind: Annotated[s
 def document_attributes(project: OwnerDep, db: DbDep, document_id: Id, body: Attributes) -> Any:
     """Set a document's attributes (merged; null removes one)."""
     with db.write() as session:
-        return svc.set_attributes(session, project=project, scope="document", key=str(document_id), values=body)
+        return svc.set_attributes(session, project=project, scope="document", key=document_id, values=body)
 
 
 @router.patch("/projects/{project_id}/speakers/{speaker}/attributes")

@@ -65,19 +65,20 @@ def typed(value: str) -> Any:
     return v
 
 
-def set_attributes(session: Session, *, project: Project, scope: str, key: str, values: dict[str, Any]) -> dict[str, Any]:
-    """Merge `values` into a document's (by name or id) or a speaker's attributes; None removes one."""
+def set_attributes(session: Session, *, project: Project, scope: str, key: str | int, values: dict[str, Any]) -> dict[str, Any]:
+    """Merge `values` into a document's (by id, or by name for a str key) or a speaker's attributes; None removes one."""
     if scope == "document":
-        row = session.scalar(select(DocumentRow).where(DocumentRow.project_id == project.id, DocumentRow.name == key))
-        if row is None and key.isdigit():
-            row = session.get(DocumentRow, int(key))
+        if isinstance(key, int):
+            row = session.get(DocumentRow, key)
             row = row if row is not None and row.project_id == project.id else None
+        else:
+            row = session.scalar(select(DocumentRow).where(DocumentRow.project_id == project.id, DocumentRow.name == key))
         if row is None:
             raise NotFound("document", key)
     elif scope == "speaker":
-        row = session.scalar(select(SpeakerAttributes).where(SpeakerAttributes.project_id == project.id, SpeakerAttributes.speaker == key))
+        row = session.scalar(select(SpeakerAttributes).where(SpeakerAttributes.project_id == project.id, SpeakerAttributes.speaker == str(key)))
         if row is None:
-            row = SpeakerAttributes(project_id=project.id, speaker=key, attributes={})
+            row = SpeakerAttributes(project_id=project.id, speaker=str(key), attributes={})
             session.add(row)
     else:
         raise Invalid("scope must be document or speaker")
@@ -209,8 +210,9 @@ def axis(session: Session, project: Project, us: list[Unit], spec: dict[str, Any
 def matrix_query(session: Session, *, project: Project, rows: dict, cols: dict, measure: str = "segments",  # type: ignore[type-arg]
                  coder_ids: list[int] | None = None, where: dict[str, Any] | None = None) -> dict[str, Any]:
     us = units(session, project=project, coder_ids=coder_ids)
-    if where:
-        us = [u for u in us if all(u.attributes.get(k) == v for k, v in where.items())]
+    scope = segments_in_scope(session, project=project, where=where or {})
+    if scope is not None:
+        us = [u for u in us if u.segment_id in scope]
     return matrix(us, axis(session, project, us, rows), axis(session, project, us, cols), measure)  # type: ignore[arg-type]
 
 
