@@ -45,10 +45,8 @@ def main(
     from models.codebook import seed_codebook
     from models.llm.base import ResponseCache
     from models.llm.coder import LLMCoder
-    from service.components import Pipeline
     from service.services.discovery_files import discover_inputs
     from service.services.llm_rerank import passages_in_context
-    from service.services.ingest import ReadOptions, load_corpus
     from service.settings import get_settings
 
     note = ""
@@ -58,13 +56,10 @@ def main(
         model = str(tiny_causal_lm(out / "tiny-lm"))
         note = "tiny random GPT-2 (2 layers, 32-d) built locally: measures the mechanics, not a real model's speed"
     settings = get_settings(threads=2)
-    pipeline = Pipeline(settings)
     codebook = seed_codebook()
-    corpus = load_corpus([ROOT / "models" / "data" / "sample_corpus"], read=ReadOptions(text_column="response"), count_tokens=pipeline.embedder.count_tokens)
-    segs = corpus.segments
-    data, _ = discover_inputs(settings, [ROOT / "models" / "data" / "sample_corpus"], text_column="response")
-    passages = passages_in_context(segs)
-    pairs = sorted(((float(data.scores[i, j]), i, data.codes[j]) for i in range(len(segs)) for j in range(len(data.codes))), reverse=True)
+    data, _ = discover_inputs(settings, [ROOT / "models" / "data" / "sample_corpus"], text_column="response")  # read, embedded, scored
+    passages = passages_in_context(data.texts, data.documents, data.speakers)
+    pairs = sorted(((float(data.scores[i, j]), i, data.codes[j]) for i in range(len(data.texts)) for j in range(len(data.codes))), reverse=True)
     items = [(passages[i], code) for _, i, code in pairs[:suggestions]]
 
     if backend == "openai":

@@ -27,13 +27,13 @@ from service.storage.tables import Suggestion
 log = logging.getLogger("loupe.llm")
 
 
-def passages_in_context(segments: list[Segment]) -> list[Passage]:
+def passages_in_context(texts: list[str], documents: list[str], speakers: list[str | None]) -> list[Passage]:
     """Each segment with the text of its neighbours in the same document (segments in document order)."""
     out = []
-    for k, s in enumerate(segments):
-        before = segments[k - 1].text if k > 0 and segments[k - 1].document_id == s.document_id else ""
-        after = segments[k + 1].text if k + 1 < len(segments) and segments[k + 1].document_id == s.document_id else ""
-        out.append(Passage(s.text, s.speaker, before, after))
+    for k, text in enumerate(texts):
+        before = texts[k - 1] if k > 0 and documents[k - 1] == documents[k] else ""
+        after = texts[k + 1] if k + 1 < len(texts) and documents[k + 1] == documents[k] else ""
+        out.append(Passage(text, speakers[k], before, after))
     return out
 
 
@@ -52,7 +52,7 @@ def rerank(db: Database, pipeline: Pipeline, *, codebook_id: int, codebook: Code
     row_of = {int(sid): k for k, sid in enumerate(segment_ids)}
     rows = [r for r in rows if r.segment_id in row_of and r.code in codebook.codes]
     chosen = [rows[i] for i in select_for_rerank(np.array([r.score for r in rows]), settings.llm_rerank, k=settings.llm_rerank_k)]  # type: ignore[arg-type]
-    passages = passages_in_context(segments)
+    passages = passages_in_context([s.text for s in segments], [s.document_id for s in segments], [s.speaker for s in segments])
     done, cached = 0, 0
     progress(llm_total=len(chosen), llm_done=0)
     try:
