@@ -83,11 +83,13 @@ def _new_code(spec: dict[str, Any], siblings: list[dict]) -> dict[str, Any]:  # 
 
 
 # -- re-mapping the ledger ------------------------------------------------------------------------
-def _remap(session: Session, *, project: Project, coder: Caller, book: CodebookVersion, mapping, note: str) -> int:  # type: ignore[no-untyped-def]
+def _remap(session: Session, *, project: Project, coder: Caller, book: CodebookVersion, mapping, note: str,  # type: ignore[no-untyped-def]
+           codings: dict | None = None) -> int:  # type: ignore[type-arg]
     """Append remap entries: for each (segment, coder) currently carrying code `old`, move it to
-    mapping(segment, coder, old) (None: leave it). Returns the number of entries."""
+    mapping(segment, coder, old) (None: leave it). `codings`: the current codings, when the caller
+    has them already. Returns the number of entries."""
     made = 0
-    for (sid, who), state in sorted(current_codings(session, project=project).items()):
+    for (sid, who), state in sorted((codings if codings is not None else current_codings(session, project=project)).items()):
         for old, on in sorted(state.items()):
             new = mapping(sid, who, old) if on else None
             if new is None or new == old:
@@ -173,12 +175,13 @@ def split(session: Session, *, project: Project, coder: Caller, code: str, into:
             return assign.get(sid) if old == code else None  # type: ignore[union-attr]
     else:
         raise Invalid('assign is "history" or {segment id: new code}')
-    planned = [(s, w) for (s, w), st in current_codings(session, project=project).items() if st.get(code) and mapping(s, w, code)]
-    remaining = sum(1 for st in current_codings(session, project=project).values() if st.get(code)) - len(planned)
+    codings = current_codings(session, project=project)
+    carrying = [(s, w) for (s, w), st in codings.items() if st.get(code)]
+    remaining = sum(1 for s, w in carrying if not mapping(s, w, code))
     if remaining == 0 and not node.get("children"):  # a code with sub-codes stays: they keep their codings
         holder.remove(node)
     book = add_codebook_version(session, project=project, data=content, coder=coder)
-    made = _remap(session, project=project, coder=coder, book=book, mapping=mapping, note=f"split {code} -> {', '.join(paths)}")
+    made = _remap(session, project=project, coder=coder, book=book, mapping=mapping, note=f"split {code} -> {', '.join(paths)}", codings=codings)
     return book, paths, made
 
 
