@@ -4,7 +4,6 @@ Run clustering as a job: POST /projects/{id}/jobs {"kind": "cluster", "params": 
 
 from __future__ import annotations
 
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -51,26 +50,12 @@ def cluster_map(project: MemberDep, session: SessionDep, run: RunId = None) -> A
 @router.get("/projects/{project_id}/clusters/map.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 def cluster_map_png(project: MemberDep, session: SessionDep, run: RunId = None) -> Response:
     """The map as a PNG: by cluster (candidate codes in red) and by top code."""
-    import numpy as np
-
-    from models.discovery.projection import save_map_png
-
-    found = svc.latest_run(session, project, run)
-    points = found.points.get("points", [])
-    xy = np.array([[p["x"], p["y"]] for p in points], dtype=np.float32).reshape(-1, 2)
-    labels = np.array([p["cluster"] for p in points], dtype=np.int64)
-    cands = {c.label for c in svc.clusters_of(session, found, candidates_only=True)}
-    buf = io.BytesIO()
-    save_map_png(buf, xy, labels, [p["code"] for p in points], candidates=cands, title=project.name)
-    return Response(buf.getvalue(), media_type="image/png")
+    return Response(svc.map_png(session, project, svc.latest_run(session, project, run)), media_type="image/png")
 
 
 @router.get("/projects/{project_id}/clusters/{cluster_id}", response_model=ClusterDetail)
 def read_cluster(project: MemberDep, session: SessionDep, cluster_id: Id) -> Any:
-    from service.services.projects import in_project
-    from service.storage.tables import Cluster
-
-    return in_project(session, Cluster, project, cluster_id, "cluster")
+    return svc.get_cluster(session, project, cluster_id)
 
 
 @router.post("/projects/{project_id}/clusters/{cluster_id}/adopt", response_model=ActionResult)

@@ -207,6 +207,21 @@ def latest_run(session: Session, project: Project, run_id: int | None = None) ->
     return run
 
 
+def map_png(session: Session, project: Project, run: ClusterRun) -> bytes:
+    """The run's stored map drawn as a PNG (by cluster, candidates in red, and by top code)."""
+    import io
+
+    from models.discovery.projection import save_map_png
+
+    points = run.points.get("points", [])
+    xy = np.array([[p["x"], p["y"]] for p in points], dtype=np.float32).reshape(-1, 2)
+    labels = np.array([p["cluster"] for p in points], dtype=np.int64)
+    buf = io.BytesIO()
+    save_map_png(buf, xy, labels, [p["code"] for p in points], candidates={c.label for c in clusters_of(session, run, candidates_only=True)},
+                 title=project.name)
+    return buf.getvalue()
+
+
 def clusters_of(session: Session, run: ClusterRun, *, candidates_only: bool = False) -> list[Cluster]:
     q = select(Cluster).where(Cluster.run_id == run.id)
     if candidates_only:
@@ -214,8 +229,12 @@ def clusters_of(session: Session, run: ClusterRun, *, candidates_only: bool = Fa
     return list(session.scalars(q.order_by(Cluster.label)))
 
 
+def get_cluster(session: Session, project: Project, cluster_id: int) -> Cluster:
+    return in_project(session, Cluster, project, cluster_id, "cluster")
+
+
 def _open_cluster(session: Session, project: Project, cluster_id: int) -> Cluster:
-    cluster = in_project(session, Cluster, project, cluster_id, "cluster")
+    cluster = get_cluster(session, project, cluster_id)
     if cluster.status != "open":
         raise Conflict(f"cluster {cluster_id} was already {cluster.status}; run clustering again for a fresh set")
     return cluster
