@@ -128,6 +128,19 @@ def cooccurrence(units: list[Unit], codes: list[str], window: int = 0) -> dict[s
     return {"codes": codes, "window": window, "counts": counts.tolist(), "segments": dict(Counter({c: len(h) for c, h in has.items()}))}
 
 
+def matrix_csv(result: dict[str, Any]) -> str:
+    """The matrix's counts as CSV: a header of column labels, then one row per row label."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([""] + result["cols"])
+    for label, row in zip(result["rows"], result["counts"]):
+        writer.writerow([label] + ["" if v is None else v for v in row])
+    return out.getvalue()
+
+
 def save_heatmap(result: dict[str, Any], target, title: str = "") -> None:  # type: ignore[no-untyped-def]
     """The matrix as a heatmap PNG (a path or a binary file object)."""
     import matplotlib

@@ -54,9 +54,7 @@ def matrix(
     database_url: DatabaseUrl = None,
 ) -> None:
     """A matrix coding query: codes or attribute values against each other, with the passages behind each cell."""
-    import csv
-
-    from eval.analysis import save_heatmap
+    from eval.analysis import matrix_csv, save_heatmap
     from service.services.analysis import matrix_query
     from service.services.projects import get_project
 
@@ -77,11 +75,7 @@ def matrix(
         db.dispose()
     out.mkdir(parents=True, exist_ok=True)
     (out / "matrix.json").write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
-    with open(out / "matrix.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow([""] + result["cols"])
-        for label, row in zip(result["rows"], result["counts"]):
-            w.writerow([label] + row)
+    (out / "matrix.csv").write_text(matrix_csv(result), encoding="utf-8", newline="")
     save_heatmap(result, out / "matrix.png")
     for label, row in zip(result["rows"], result["counts"]):
         console.print(f"{label:30} " + "  ".join(f"{c:>6}" for c in row), highlight=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Annotated, Any, Literal
 
@@ -103,12 +102,9 @@ def matrix(project: MemberDep, coder: CoderDep, session: SessionDep, body: Matri
         save_heatmap(result, buf, title=f"{project.name}: coded {body.measure}")
         return Response(buf.getvalue(), media_type="image/png")
     if format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow([""] + result["cols"])
-        for label, row in zip(result["rows"], result["counts"]):
-            writer.writerow([label] + row)
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+        from eval.analysis import matrix_csv
+
+        return Response(matrix_csv(result), media_type="text/csv; charset=utf-8")
     return result
 
 
