@@ -334,13 +334,11 @@ async function drawDocument() {
 // ---- dashboard ----------------------------------------------------------------------------------
 async function loadDashboard() {
   const pid = S.project.id;
-  const rows = (await api(`/projects/${pid}/export/codings?format=jsonl`)).split("\n").filter(Boolean).map((l) => JSON.parse(l));
-  const counts = {};
-  rows.forEach((r) => { (counts[r.code] = counts[r.code] || { segments: new Set(), coders: new Set() }).segments.add(r.segment_id); counts[r.code].coders.add(r.coder); });
-  const max = Math.max(1, ...Object.values(counts).map((c) => c.segments.size));
-  $("dash-codes").replaceChildren(rows.length ? el("table", {}, el("tr", {}, ...["code", "segments", "coders", ""].map((h) => el("th", { scope: "col", text: h }))),
-    ...Object.entries(counts).sort((a, b) => b[1].segments.size - a[1].segments.size).map(([c, v]) => el("tr", {}, el("td", { text: c }), el("td", { text: String(v.segments.size) }),
-      el("td", { text: String(v.coders.size) }), el("td", {}, el("span", { class: "bar", style: `width: ${Math.round(120 * v.segments.size / max)}px`, "aria-hidden": "true" })))))
+  const counts = (await api(`/projects/${pid}/code-counts`)).codes.filter((c) => c.segments > 0).sort((a, b) => b.segments - a.segments);
+  const max = Math.max(1, ...counts.map((c) => c.segments));
+  $("dash-codes").replaceChildren(counts.length ? el("table", {}, el("tr", {}, ...["code (with sub-codes)", "segments", "documents", "coders", ""].map((h) => el("th", { scope: "col", text: h }))),
+    ...counts.map((c) => el("tr", {}, el("td", { text: c.code }), el("td", { text: String(c.segments) }), el("td", { text: String(c.documents) }),
+      el("td", { text: String(c.coders) }), el("td", {}, el("span", { class: "bar", style: `width: ${Math.round(120 * c.segments / max)}px`, "aria-hidden": "true" })))))
     : el("p", { text: "No codings yet." }));
   try {
     const ag = await api(`/projects/${pid}/agreement?n_boot=0`);
