@@ -26,6 +26,7 @@ def build_embedder(settings: Settings, *, use_cache: bool = True):  # type: igno
         batch_size=settings.batch_size,
         threads=settings.threads,
         cache=cache,
+        precision_memo=settings.precision_memo_path,
     )
 
 

@@ -63,14 +63,16 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def resolve_precision(precision: str, device: str) -> str:
+    """auto: bf16/fp16 on a GPU, fp32 on a CPU. fast: the same on a GPU; on a CPU "fast" stays,
+    to be settled by measurement once the model is loaded (see models.embedders.precision)."""
     import torch
 
-    if precision == "auto":
+    if precision in ("auto", "fast"):
         if device.startswith("cuda"):
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "fp32"
+        return "fp32" if precision == "auto" else "fast"
     if precision not in ("fp32", "fp16", "bf16"):
-        raise LoupeError(f"unknown precision {precision!r}; use auto, fp32, fp16 or bf16")
+        raise LoupeError(f"unknown precision {precision!r}; use auto, fast, fp32, fp16 or bf16")
     return precision
 
 
@@ -91,6 +93,7 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         threads: int | None = None,
         cache: EmbeddingCache | None = None,
+        precision_memo: str | Path | None = None,
     ) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -120,12 +123,18 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model {model!r}: {exc}. Nothing is downloaded at run time: "
                 "pass the path of a local sentence-transformers model directory."
             ) from None
+        self._st.eval()
+        base = f"{self.model_id}@{_fingerprint(path)}" if path else self.model_id
+        self.precision_check: dict | None = None  # the measurement behind precision "fast" on a CPU
+        if self.precision == "fast":
+            self.precision_check = self._settle_cpu_precision(base, precision_memo)
+            self.precision = self.precision_check["precision"]
         if self.precision == "fp16":
             self._st.half()
         elif self.precision == "bf16":
             self._st.to(torch.bfloat16)
-        self._st.eval()
-        self.fingerprint = f"{self.model_id}@{_fingerprint(path)}" if path else self.model_id
+        # Embeddings at another precision differ slightly: they are cached and indexed apart.
+        self.fingerprint = base if self.precision == "fp32" else f"{base}+{self.precision}"
         dim = self._st.get_embedding_dimension() if hasattr(self._st, "get_embedding_dimension") else None
         self.dim = int(dim or self._st.get_sentence_embedding_dimension())
         self.max_seq_length = int(self._st.max_seq_length or 512)
@@ -144,6 +153,34 @@ class SentenceTransformerEmbedder:
             self._offsets = Tokenizer.from_str(backend.to_str())
             self._offsets.no_padding()
             self._offsets.enable_truncation(max_length=self.max_seq_length)
+
+    def _settle_cpu_precision(self, model: str, memo: str | Path | None) -> dict:
+        """bf16 or fp32 for this model on this CPU: remembered, else measured (see precision.py)."""
+        import copy
+
+        import torch
+
+        from models.embedders import precision as check
+
+        key = check.memo_key(model, torch.get_num_threads())
+        record = check.read_memo(Path(memo) if memo else None, key)
+        if record is None:
+            if not check.cpu_has_native_bf16():
+                record = {"precision": "fp32", "reason": "this CPU has no native bf16 (AVX512-BF16 or AMX)"}
+            else:
+                bf16 = copy.deepcopy(self._st).to(torch.bfloat16)
+
+                def encoder(model):  # type: ignore[no-untyped-def]
+                    return lambda texts: np.asarray(model.encode(
+                        list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                    ), dtype=np.float32)
+
+                texts = check.check_texts()
+                record = {**check.decide(check.compare(encoder(self._st), encoder(bf16), texts)), "texts": len(texts)}
+                del bf16
+            log.info("precision fast -> %s (%s)", record["precision"], record["reason"])
+            check.write_memo(Path(memo) if memo else None, key, record)
+        return record
 
     # -- tokens ---------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:

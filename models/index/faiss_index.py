@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -29,6 +30,39 @@ def _as_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
     if v.ndim != 2 or v.shape[1] != dim:
         raise ValueError(f"expected vectors of shape (n, {dim}), got {v.shape}")
     return v
+
+
+def _nlist(n: int) -> int:
+    """Inverted lists for n vectors: about 4 sqrt(n), at least 39 training points each, at most 2048."""
+    return int(min(max(4 * np.sqrt(n), 16), n // 39, 2048))
+
+
+def _perturbed(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Queries for recall tuning: stored vectors moved by small noise (in-distribution, not stored)."""
+    q = vectors + rng.normal(scale=0.5 / np.sqrt(vectors.shape[1]), size=vectors.shape).astype(np.float32)
+    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _exact_top10(queries: np.ndarray, blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """Positions of the exact 10 nearest (inner product), over vectors given block by block."""
+    import faiss
+    from faiss.contrib.exhaustive_search import knn_ground_truth
+
+    _, positions = knn_ground_truth(queries, blocks, 10, metric_type=faiss.METRIC_INNER_PRODUCT, ngpu=0)
+    return positions
+
+
+def _gather(blocks: Iterable[np.ndarray], positions: np.ndarray, dim: int) -> np.ndarray:
+    """Rows at sorted `positions` of the concatenated blocks."""
+    out = np.empty((len(positions), dim), np.float32)
+    lo = filled = 0
+    for block in blocks:
+        hi = lo + len(block)
+        take = positions[(positions >= lo) & (positions < hi)]
+        out[filled: filled + len(take)] = block[take - lo]
+        filled += len(take)
+        lo = hi
+    return out
 
 
 class FaissIndex:
@@ -109,40 +143,83 @@ class FaissIndex:
 
     def _to_ivf(self) -> None:
         """Rebuild as IVF-Flat and tune nprobe to the target recall@10 against exact search."""
-        import faiss
-
         ids, vecs = self._all()
         n = len(ids)
-        nlist = int(min(max(4 * np.sqrt(n), 16), n // 39))
+        rng = np.random.default_rng(self.seed)
+        nlist = _nlist(n)
+        ivf = self._trained_ivf(vecs[rng.choice(n, size=min(n, 64 * nlist), replace=False)], nlist)
+        ivf.add_with_ids(vecs, ids)
+        queries = _perturbed(vecs[rng.choice(n, size=min(n, 500), replace=False)], rng)
+        exact_ids = ids[_exact_top10(queries, [vecs])]
+        self._index = ivf
+        self.kind = "ivf"
+        self.measured_recall = self._tune_nprobe(queries, exact_ids)
+
+    @classmethod
+    def build(
+        cls,
+        blocks: Callable[[], Iterable[np.ndarray]],
+        *,
+        n: int,
+        dim: int,
+        model: str,
+        ann_threshold: int = 50_000,
+        target_recall: float = 0.97,
+        seed: int = 0,
+    ) -> "FaissIndex":
+        """An index over n vectors with ids 0..n-1, read block by block from `blocks()` (called up
+        to three times, each time yielding the vectors in id order). Only the index itself and one
+        block are ever in memory, which is what lets a million-segment batch run stay small: above
+        ann_threshold the IVF index is trained on a sample and filled block by block, never built
+        flat first."""
+        self = cls(dim, model=model, ann_threshold=ann_threshold, target_recall=target_recall, seed=seed)
+        if n <= ann_threshold:
+            lo = 0
+            for block in blocks():
+                self._index.add_with_ids(_as_vectors(block, dim), np.arange(lo, lo + len(block), dtype=np.int64))
+                lo += len(block)
+            return self
+        rng = np.random.default_rng(seed)
+        nlist = _nlist(n)
+        train_pos = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
+        query_pos = np.sort(rng.choice(n, size=min(n, 500), replace=False))
+        train, queries = _gather(blocks(), train_pos, dim), _gather(blocks(), query_pos, dim)
+        ivf = self._trained_ivf(train, nlist)
+        del train
+        lo = 0
+        for block in blocks():
+            ivf.add_with_ids(_as_vectors(block, dim), np.arange(lo, lo + len(block), dtype=np.int64))
+            lo += len(block)
+        if lo != n:
+            raise LoupeError(f"expected {n} vectors, read {lo}")
+        queries = _perturbed(queries, rng)
+        exact_ids = _exact_top10(queries, (_as_vectors(b, dim) for b in blocks()))
+        self._index = ivf
+        self.kind = "ivf"
+        self.measured_recall = self._tune_nprobe(queries, exact_ids)
+        return self
+
+    def _trained_ivf(self, train: np.ndarray, nlist: int):  # type: ignore[no-untyped-def]
+        import faiss
+
         quantizer = faiss.IndexFlatIP(self.dim)
         ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         ivf.cp.seed = self.seed
-        rng = np.random.default_rng(self.seed)
-        train = vecs[rng.choice(n, size=min(n, 256 * nlist), replace=False)]
-        ivf.train(train)
+        ivf.train(np.ascontiguousarray(train, dtype=np.float32))
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct() and remove_ids() by id
-        ivf.add_with_ids(vecs, ids)
-        index = ivf
+        return ivf
 
-        # Queries: stored vectors moved by small noise, so they are in-distribution but not stored points.
-        queries = vecs[rng.choice(n, size=min(n, 500), replace=False)]
-        queries = queries + rng.normal(scale=0.5 / np.sqrt(self.dim), size=queries.shape).astype(np.float32)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        flat = faiss.IndexFlatIP(self.dim)
-        flat.add(vecs)
-        _, exact_pos = flat.search(queries, 10)
-        exact_ids = ids[exact_pos]
-        recall, nprobe = 0.0, 1
+    def _tune_nprobe(self, queries: np.ndarray, exact_ids: np.ndarray) -> float:
+        """Double nprobe until recall@10 against exact search reaches the target; returns the recall."""
+        ivf = self._index
+        nprobe = 1
         while True:
             ivf.nprobe = nprobe
-            _, got = index.search(queries, 10)
+            _, got = ivf.search(queries, 10)
             recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, exact_ids)]))
-            if recall >= self.target_recall or nprobe >= nlist:
-                break
-            nprobe = min(nlist, nprobe * 2)
-        self._index = index
-        self.kind = "ivf"
-        self.measured_recall = recall
+            if recall >= self.target_recall or nprobe >= ivf.nlist:
+                return recall
+            nprobe = min(ivf.nlist, nprobe * 2)
 
     # -- search -------------------------------------------------------------------------------
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

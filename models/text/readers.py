@@ -10,12 +10,13 @@ Every failure raises a ReadError subclass whose message names the file and says 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from models.base import Document, LoupeError
 
@@ -109,36 +110,54 @@ def read_path(
     Raises ReadError (a subclass naming the problem) for unsupported, binary, undecodable,
     empty or malformed files.
     """
+    return list(iter_path(path, doc_id=doc_id, text_column=text_column, id_column=id_column, encoding=encoding))
+
+
+def iter_path(
+    path: str | Path,
+    *,
+    doc_id: str | None = None,
+    text_column: str = "text",
+    id_column: str | None = "id",
+    encoding: str | None = None,
+) -> Iterator[Document]:
+    """Like read_path, but yields Documents as they are read: a .csv/.jsonl file is streamed row by
+    row, so a file of a million responses never sits in memory whole. A problem found part-way
+    through such a file raises when that row is reached (after the rows before it were yielded)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFormat(
             p, f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}"
         )
+    did = doc_id or p.name
+    if suffix in (".csv", ".jsonl"):
+        n = 0
+        for doc in _tabular_documents(_stream_rows(p, suffix, encoding), p, did, suffix[1:], text_column, id_column):
+            if doc.text.strip():
+                n += 1
+                yield doc
+        if not n:
+            raise EmptyFile(p, "holds no text")
+        return
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise ReadError(p, f"cannot be read: {exc.strerror or exc}") from None
     if not data.strip():
         raise EmptyFile(p, "is empty")
-    did = doc_id or p.name
     if suffix == ".docx":
-        docs = [_read_docx(data, p, did)]
+        doc = _read_docx(data, p, did)
     elif suffix in TEXT_FORMATS:
         text = decode_bytes(data, p, encoding)
-        docs = [Document(did, text, str(p), TEXT_FORMATS[suffix], looks_like_transcript(text))]
+        doc = Document(did, text, str(p), TEXT_FORMATS[suffix], looks_like_transcript(text))
     elif suffix == ".vtt":
-        docs = [_read_vtt(decode_bytes(data, p, encoding), p, did)]
-    elif suffix == ".srt":
-        docs = [_read_srt(decode_bytes(data, p, encoding), p, did)]
+        doc = _read_vtt(decode_bytes(data, p, encoding), p, did)
     else:
-        text = decode_bytes(data, p, encoding)
-        rows = _csv_rows(text, p) if suffix == ".csv" else _jsonl_rows(text, p)
-        docs = list(_tabular_documents(rows, p, did, suffix[1:], text_column, id_column))
-    docs = [d for d in docs if d.text.strip()]
-    if not docs:
+        doc = _read_srt(decode_bytes(data, p, encoding), p, did)
+    if not doc.text.strip():
         raise EmptyFile(p, "holds no text")
-    return docs
+    yield doc
 
 
 def _read_docx(data: bytes, path: Path, did: str) -> Document:
@@ -226,17 +245,54 @@ def _read_srt(text: str, path: Path, did: str) -> Document:
     return Document(did, body, str(path), "srt", any(s for s, _ in turns), _speakers_meta(turns))
 
 
-def _csv_rows(text: str, path: Path) -> list[dict[str, object]]:
-    csv.field_size_limit(10_000_000)
+def _text_stream(path: Path, encoding: str | None) -> Iterator[str]:
+    """Lines of a text file, decoded as decode_bytes would decode the whole file, read lazily."""
     try:
-        return list(csv.DictReader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise MalformedFile(path, f"is not valid CSV: {exc}") from None
+        f = open(path, "rb")
+    except OSError as exc:
+        raise ReadError(path, f"cannot be read: {exc.strerror or exc}") from None
+    with f:
+        head = f.read(8192)
+        if not head.strip():
+            raise EmptyFile(path, "is empty")
+        if encoding:
+            try:
+                codecs.lookup(encoding)
+            except LookupError as exc:
+                raise UndecodableFile(path, f"cannot be decoded as {encoding}: {exc}") from None
+            enc = encoding
+        elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            enc = "utf-16"
+        elif b"\x00" in head:
+            raise BinaryFile(path, "looks like a binary file (NUL bytes), not text; convert it to .txt or .docx")
+        else:
+            enc = "utf-8-sig"
+        f.seek(0)
+        if enc == "utf-16":  # newlines are two bytes: let io split the lines
+            yield from io.TextIOWrapper(f, encoding=enc, newline="")
+            return
+        decoder = codecs.getincrementaldecoder(enc)()
+        for n, raw in enumerate(f, start=1):  # b"\n" never occurs inside a character here
+            try:
+                yield decoder.decode(raw)
+            except UnicodeDecodeError as exc:
+                hint = "" if encoding else "; re-save it as UTF-8 or pass --encoding (e.g. --encoding cp1252)"
+                raise UndecodableFile(
+                    path, f"cannot be decoded as {enc.removesuffix('-sig')} at line {n} ({exc.reason}: {raw[exc.start:exc.start + 1]!r}){hint}"
+                ) from None
 
 
-def _jsonl_rows(text: str, path: Path) -> list[dict[str, object]]:
-    rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
+def _stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, object]]:
+    lines = _text_stream(path, encoding)
+    if suffix == ".csv":
+        csv.field_size_limit(10_000_000)
+        reader = csv.DictReader(lines)
+        try:
+            yield from reader
+        except csv.Error as exc:
+            raise MalformedFile(path, f"is not valid CSV (line {reader.line_num}): {exc}") from None
+        return
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -245,28 +301,28 @@ def _jsonl_rows(text: str, path: Path) -> list[dict[str, object]]:
             raise MalformedFile(path, f"line {n} is not valid JSON: {exc.msg}") from None
         if not isinstance(row, dict):
             raise MalformedFile(path, f"line {n} is not a JSON object")
-        rows.append(row)
-    return rows
+        yield row
 
 
 def _tabular_documents(
-    rows: list[dict[str, object]],
+    rows: Iterable[dict[str, object]],
     path: Path,
     did: str,
     fmt: str,
     text_column: str,
     id_column: str | None,
 ) -> Iterator[Document]:
-    if not rows:
-        return
-    columns = list(rows[0].keys())
-    if text_column not in columns:
-        raise MalformedFile(
-            path, f"has no column {text_column!r}; choose one with --text-column (columns: {', '.join(map(str, columns))})"
-        )
-    use_id = id_column is not None and id_column in columns
     seen: set[str] = set()
+    use_id = False
     for n, row in enumerate(rows, start=1):
+        if n == 1:
+            columns = list(row.keys())
+            if text_column not in columns:
+                raise MalformedFile(
+                    path,
+                    f"has no column {text_column!r}; choose one with --text-column (columns: {', '.join(map(str, columns))})",
+                )
+            use_id = id_column is not None and id_column in columns
         value = row.get(text_column)
         text = "" if value is None else str(value)
         rid = str(row.get(id_column)) if use_id and row.get(id_column) not in (None, "") else str(n)

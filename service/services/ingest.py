@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 from models.base import Document, LoupeError, Segment
-from models.text.readers import SUPPORTED_SUFFIXES, ReadError, read_path
+from models.text.readers import SUPPORTED_SUFFIXES, ReadError, iter_path
 from models.text.segment import (
     SegmentationConfig,
     TokenCounter,
@@ -77,6 +77,87 @@ def collect_files(inputs: list[Path]) -> tuple[list[tuple[Path, str]], list[Skip
     return files, skipped
 
 
+@dataclass
+class Scan:
+    """What a first, streaming pass over the inputs found: nothing but counts is kept in memory."""
+
+    files: list[tuple[Path, str]]  # the readable files, in order, with their document ids
+    skipped: list[Skipped]
+    documents: int
+    segments: int
+    fingerprint: str  # sha256 over file ids and contents
+
+
+def scan_inputs(
+    inputs: list[Path],
+    *,
+    read: ReadOptions = ReadOptions(),
+    segmentation: SegmentationConfig = SegmentationConfig(),
+    count_tokens: TokenCounter = approx_tokens,
+    limit: int | None = None,
+) -> Scan:
+    """Read and segment every input once, keeping only counts: finds the bad files before any work
+    starts (so a file failing half-way never leaves half its segments coded), the totals that
+    progress and ETA need, and the corpus fingerprint. Memory stays flat whatever the corpus size."""
+    files, skipped = collect_files(inputs)
+    good: list[tuple[Path, str]] = []
+    n_docs = n_segs = 0
+    digest = hashlib.sha256()
+    for path, did in files:
+        if limit is not None and n_segs >= limit:
+            break
+        d0, s0 = n_docs, n_segs
+        try:
+            for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column,
+                                 encoding=read.encoding):
+                if limit is not None and n_segs >= limit:
+                    break
+                n_docs += 1
+                n_segs += len(segment_document(doc, segmentation, count_tokens))
+        except ReadError as exc:
+            if read.on_error == "fail":
+                raise InputError(f"{exc} (use --on-error skip to skip bad files)") from None
+            skipped.append(Skipped(str(path), exc.reason))
+            n_docs, n_segs = d0, s0
+            continue
+        good.append((path, did))
+        digest.update(did.encode() + b"\0")
+        with open(path, "rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest() + b"\0")
+    if not n_docs:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
+        raise InputError("no readable documents in the inputs" + (f" ({reasons})" if reasons else ""))
+    if limit is not None:
+        n_segs = min(n_segs, limit)
+    return Scan(files=good, skipped=skipped, documents=n_docs, segments=n_segs, fingerprint=digest.hexdigest()[:16])
+
+
+def stream_corpus(
+    scan: Scan,
+    *,
+    read: ReadOptions = ReadOptions(),
+    segmentation: SegmentationConfig = SegmentationConfig(),
+    count_tokens: TokenCounter = approx_tokens,
+    limit: int | None = None,
+) -> Iterator[tuple[Document, list[Segment]]]:
+    """Each document of a scan with its segments, read again lazily in the same order (so segment
+    n is the same segment in every pass). A file that changed since the scan raises InputError."""
+    n = 0
+    for path, did in scan.files:
+        try:
+            for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column,
+                                 encoding=read.encoding):
+                if limit is not None and n >= limit:
+                    return
+                segs = segment_document(doc, segmentation, count_tokens)
+                if limit is not None:
+                    segs = segs[: limit - n]
+                n += len(segs)
+                yield doc, segs
+        except ReadError as exc:
+            raise InputError(f"{exc} (the file changed while it was being coded)") from None
+
+
 def load_corpus(
     inputs: list[Path],
     *,
@@ -85,36 +166,15 @@ def load_corpus(
     count_tokens: TokenCounter = approx_tokens,
     limit: int | None = None,
 ) -> Corpus:
-    """Read and segment the inputs. Bad files are skipped (and reported) or raise, per read.on_error.
+    """Read and segment the inputs into memory (for corpora that fit it; batch coding streams).
 
-    limit: stop reading once this many segments exist, and keep only the first `limit`.
+    Bad files are skipped (and reported) or raise, per read.on_error.
+    limit: keep only the first `limit` segments.
     """
-    files, skipped = collect_files(inputs)
+    scan = scan_inputs(inputs, read=read, segmentation=segmentation, count_tokens=count_tokens, limit=limit)
     documents: list[Document] = []
     segments: list[Segment] = []
-    digest = hashlib.sha256()
-    for path, did in files:
-        if limit is not None and len(segments) >= limit:
-            break
-        try:
-            docs = read_path(
-                path, doc_id=did, text_column=read.text_column, id_column=read.id_column, encoding=read.encoding
-            )
-        except ReadError as exc:
-            if read.on_error == "fail":
-                raise InputError(f"{exc} (use --on-error skip to skip bad files)") from None
-            skipped.append(Skipped(str(path), exc.reason))
-            continue
-        digest.update(did.encode() + b"\0" + path.read_bytes() + b"\0")
-        for doc in docs:
-            if limit is not None and len(segments) >= limit:
-                break
-            documents.append(doc)
-            segments.extend(segment_document(doc, segmentation, count_tokens))
-    if not documents:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
-        raise InputError("no readable documents in the inputs" + (f" ({reasons})" if reasons else ""))
-    if limit is not None:
-        segments = segments[:limit]
-    return Corpus(documents=documents, segments=segments, skipped=skipped, fingerprint=digest.hexdigest()[:16])
-
+    for doc, segs in stream_corpus(scan, read=read, segmentation=segmentation, count_tokens=count_tokens, limit=limit):
+        documents.append(doc)
+        segments.extend(segs)
+    return Corpus(documents=documents, segments=segments, skipped=scan.skipped, fingerprint=scan.fingerprint)

@@ -92,15 +92,23 @@ def write_suggestions_csv(jsonl: Path, out: Path) -> int:
     return n
 
 
-def write_summary(out: Path, result: "BatchResult", codebook: Codebook, provenance: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per-code counts (segments, documents, mean score) into summary.json; returns them by code."""
+def write_summary(out: Path, result: "BatchResult", codebook: Codebook, provenance: dict[str, Any],
+                  counts: dict[str, list[Any]] | None = None) -> dict[str, dict[str, float]]:
+    """Per-code counts (segments, documents, mean score) into summary.json; returns them by code.
+
+    counts: code -> [segments, set of documents, score sum] when already counted (Parquet runs);
+    otherwise they are counted from suggestions.jsonl."""
     segs: dict[str, int] = defaultdict(int)
     docs: dict[str, set[str]] = defaultdict(set)
     score_sum: dict[str, float] = defaultdict(float)
-    for rec in iter_jsonl(out / "suggestions.jsonl"):
-        segs[rec["code"]] += 1
-        docs[rec["code"]].add(rec["document"])
-        score_sum[rec["code"]] += rec["score"]
+    if counts is None:
+        for rec in iter_jsonl(out / "suggestions.jsonl"):
+            segs[rec["code"]] += 1
+            docs[rec["code"]].add(rec["document"])
+            score_sum[rec["code"]] += rec["score"]
+    else:
+        for code, (n, ds, total) in counts.items():
+            segs[code], docs[code], score_sum[code] = n, ds, total
     counts = {
         code: {"name": codebook[code].name, "segments": segs[code], "documents": len(docs[code]),
                "mean_score": round(score_sum[code] / segs[code], 4)}
@@ -115,6 +123,8 @@ def write_summary(out: Path, result: "BatchResult", codebook: Codebook, provenan
         "resumed_from": result.resumed_from,
         "seconds": round(result.seconds, 3),
         "segments_per_second": round(result.segments_per_second, 2),
+        "engine": result.engine,
+        "format": result.output_format,
         "skipped_files": result.skipped,
         "codes": counts,
         **provenance,

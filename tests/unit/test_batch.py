@@ -124,3 +124,53 @@ def test_bad_files_are_skipped_or_fail(tmp_path, fresh_embedder, seed):
     with pytest.raises(InputError, match="broken.txt.*binary"):
         run_batch(strict, codebook=seed, embedder=fresh_embedder, classifier=ZeroShotClassifier(seed, fresh_embedder))
     assert not (tmp_path / "strict").exists()  # failed before writing anything
+
+
+def test_parquet_output_matches_jsonl_and_resumes_by_chunk(tmp_path, fresh_embedder, seed):
+    """--format parquet: one file per chunk, the same records as the JSONL run; a lost chunk is
+    the only one coded again on re-run."""
+    import pyarrow.parquet as pq
+
+    from service.services.batch_parts import flat_suggestion
+
+    ref = _run(tmp_path / "jsonl", fresh_embedder, seed, chunk_size=32)
+    out = tmp_path / "pq"
+    result = _run(out, fresh_embedder, seed, chunk_size=32, output_format="parquet")
+    n_chunks = -(-ref.segments // 32)
+    for kind, ext in (("segments", "parquet"), ("suggestions", "parquet"), ("embeddings", "npy")):
+        assert sorted(p.name for p in (out / kind).iterdir()) == [f"part-{k:05d}.{ext}" for k in range(n_chunks)]
+    assert pq.read_table(out / "segments").to_pylist() == _lines(tmp_path / "jsonl" / "segments.jsonl")
+    assert pq.read_table(out / "suggestions").to_pylist() == [flat_suggestion(r) for r in _lines(tmp_path / "jsonl" / "suggestions.jsonl")]
+    docs = pq.read_table(out / "documents").to_pylist()
+    assert [d["id"] for d in docs] == [d["id"] for d in _lines(tmp_path / "jsonl" / "documents.jsonl")]
+    vectors = np.concatenate([np.load(out / "embeddings" / f"part-{k:05d}.npy") for k in range(n_chunks)])
+    assert np.array_equal(vectors, np.fromfile(tmp_path / "jsonl" / "embeddings.f32", np.float32).reshape(-1, 384))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["format"] == "parquet" and result.suggestions == ref.suggestions and summary["codes"] == json.loads(
+        (tmp_path / "jsonl" / "summary.json").read_text())["codes"]
+    assert len(FaissIndex.load(out / "index")) == ref.segments
+
+    (out / "segments" / "part-00002.parquet").unlink()  # chunk 2 lost (say, a crash before its marker)
+    before = fresh_embedder.stats["encoded"]
+    again = _run(out, fresh_embedder, seed, chunk_size=32, output_format="parquet")
+    assert again.resumed_from == ref.segments - 32
+    assert fresh_embedder.stats["encoded"] == before  # re-coded from the embedding cache, nothing else touched
+    assert pq.read_table(out / "segments").to_pylist() == _lines(tmp_path / "jsonl" / "segments.jsonl")
+
+
+def test_large_tabular_input_is_streamed_and_counted_before_coding(tmp_path, fresh_embedder, seed):
+    """Totals (for progress and ETA) come from the scan before any chunk is coded."""
+    f = tmp_path / "answers.csv"
+    with open(f, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text", "wave"])
+        for i in range(600):
+            w.writerow([i, f"Answer {i}: the council {'trusts' if i % 2 else 'controls'} the charity.", i % 3])
+    seen = []
+    opts = BatchOptions(inputs=[f], out_dir=tmp_path / "out", chunk_size=128)
+    result = run_batch(opts, codebook=seed, embedder=fresh_embedder, classifier=ZeroShotClassifier(seed, fresh_embedder),
+                       progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, 600) and seen[-1] == (600, 600) and [d for d, _ in seen] == [0, 128, 256, 384, 512, 600]
+    assert result.documents == result.segments == 600
+    docs = _lines(tmp_path / "out" / "documents.jsonl")
+    assert len(docs) == 600 and docs[7]["metadata"] == {"wave": "1"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,42 @@ def test_any_local_model_path_loads_and_is_kept_apart(tiny_model_dir, tmp_path):
     ix.save(tmp_path / "ix")
     with pytest.raises(Exception, match="built with embedding model 'st@"):
         FaissIndex.load(tmp_path / "ix", model=default.fingerprint)
+
+
+def _memo_key():
+    import torch
+
+    from models.embedders import precision as check
+    from models.embedders.sentence_transformers import _fingerprint, default_model_path
+
+    return check.memo_key(f"sentence-transformers/all-MiniLM-L6-v2@{_fingerprint(default_model_path())}", torch.get_num_threads())
+
+
+def test_fast_precision_is_measured_once_then_remembered(tmp_path, embedder):
+    """precision "fast" on a CPU: bf16 only if it matches fp32 (cosine >= 0.99 on every check passage)
+    and is faster here; the verdict is written down and reused."""
+    from models.embedders import precision as check
+
+    memo = tmp_path / "precision.json"
+    fast = SentenceTransformerEmbedder(precision="fast", precision_memo=memo, threads=2)
+    record = json.loads(memo.read_text())[_memo_key()]
+    assert fast.precision == record["precision"] and fast.precision_check == record
+    if check.cpu_has_native_bf16():
+        assert record["texts"] >= 100 and 0 < record["min_cosine"] <= record["mean_cosine"] <= 1
+        assert (record["precision"] == "bf16") == (record["min_cosine"] >= 0.99 and record["speedup"] >= 1.2)
+    else:
+        assert record["precision"] == "fp32" and "no native bf16" in record["reason"]
+    texts = check.check_texts()[:40]
+    cos = np.sum(fast.encode(texts) * embedder.encode(texts), axis=1)
+    assert cos.min() >= 0.99
+    assert fast.fingerprint == embedder.fingerprint + ("+bf16" if fast.precision == "bf16" else "")
+
+
+@pytest.mark.parametrize("remembered", ["fp32", "bf16"])
+def test_fast_precision_follows_the_remembered_verdict(tmp_path, remembered, embedder):
+    memo = tmp_path / "precision.json"
+    memo.write_text(json.dumps({_memo_key(): {"precision": remembered, "reason": "set by the test"}}))
+    fast = SentenceTransformerEmbedder(precision="fast", precision_memo=memo, threads=2)
+    assert fast.precision == remembered and fast.precision_check["reason"] == "set by the test"
+    assert fast.fingerprint.endswith("+bf16") == (remembered == "bf16")
+    assert json.loads(memo.read_text()) == {_memo_key(): {"precision": remembered, "reason": "set by the test"}}  # not re-measured

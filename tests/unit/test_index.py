@@ -68,3 +68,27 @@ def test_large_index_becomes_ivf_with_measured_recall(tmp_path):
     back = FaissIndex.load(tmp_path / "ivf")
     assert back.kind == "ivf" and len(back) == n - 100
     assert back.remove([int(i) for i in range(10)]) >= 1
+
+
+@pytest.mark.parametrize("threshold", [100_000, 2_000])
+def test_build_from_blocks_equals_adding_and_stays_keyed(threshold):
+    """FaissIndex.build reads vectors block by block (a million-segment run never holds them twice):
+    flat below the threshold, IVF trained on a sample above it, with ids = positions."""
+    x = _clustered(6_000, dim=64)
+    reads = []
+
+    def blocks():
+        reads.append(1)
+        return (x[lo: lo + 1_000] for lo in range(0, len(x), 1_000))
+
+    index = FaissIndex.build(blocks, n=len(x), dim=64, model="m", ann_threshold=threshold)
+    assert len(index) == len(x) and index.kind == ("flat" if threshold > len(x) else "ivf")
+    assert len(reads) == (1 if index.kind == "flat" else 4)  # flat: one pass; ivf: sample, queries, add, truth
+    _, ids = index.search(x[[0, 2_999, 5_999]], 1)
+    assert ids[:, 0].tolist() == [0, 2_999, 5_999]
+    if index.kind == "ivf":
+        assert index.measured_recall >= 0.97
+    reference = FaissIndex(64, model="m", ann_threshold=threshold)
+    reference.add(np.arange(len(x)), x)
+    q = x[::500]
+    assert np.array_equal(reference.search(q, 5)[1][:, 0], index.search(q, 5)[1][:, 0])

@@ -12,6 +12,7 @@ from models.text.readers import (
     MalformedFile,
     UndecodableFile,
     UnsupportedFormat,
+    iter_path,
     read_path,
 )
 from tests.conftest import SAMPLE
@@ -118,3 +119,33 @@ def test_bad_files_raise_errors_naming_the_file(tmp_path, name, content, error, 
         read_path(f)
     assert info.value.path == str(f)
     assert str(f) in str(info.value)
+
+
+def test_tabular_files_are_streamed_row_by_row(tmp_path):
+    """iter_path yields rows as it reads them: rows before a bad line come out, then the error names it."""
+    f = tmp_path / "big.jsonl"
+    f.write_text('{"id": 1, "text": "first"}\n{"id": 2, "text": "second"}\n{"id": 3, "text": oops}\n', encoding="utf-8")
+    stream = iter_path(f)
+    assert [next(stream).text, next(stream).text] == ["first", "second"]
+    with pytest.raises(MalformedFile, match="line 3 is not valid JSON"):
+        next(stream)
+
+
+def test_streamed_csv_reports_where_decoding_fails(tmp_path):
+    f = tmp_path / "answers.csv"
+    good = "".join(f"{i},answer number {i}\n" for i in range(5000))
+    f.write_bytes(b"id,text\n" + good.encode() + b"5000,caf\xe9 au lait\n")
+    with pytest.raises(UndecodableFile, match=r"at line 5002.*--encoding"):
+        list(iter_path(f))
+    docs = list(iter_path(f, encoding="cp1252"))
+    assert len(docs) == 5001 and docs[-1].text == "café au lait" and docs[0].id == "answers.csv/0"
+
+
+def test_streamed_csv_keeps_bom_multiline_quotes_and_utf16(tmp_path):
+    f = tmp_path / "q.csv"
+    f.write_text('id,text\r\n1,"a long answer\r\nover two lines"\r\n2,short\r\n', encoding="utf-8-sig", newline="")
+    docs = read_path(f)
+    assert [d.id for d in docs] == ["q.csv/1", "q.csv/2"] and docs[0].text == "a long answer\r\nover two lines"
+    u = tmp_path / "u.csv"
+    u.write_text("id,text\n1,Grüße\n", encoding="utf-16")
+    assert read_path(u)[0].text == "Grüße"

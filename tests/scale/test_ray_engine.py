@@ -1,0 +1,95 @@
+"""`loupe code --engine ray` on a real local Ray cluster (a head and two worker nodes) gives the
+single-machine output, survives a worker that dies mid-run, and skips finished chunks on re-run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, shared_path
+
+pytest.importorskip("ray.data", reason="the Ray engine needs ray[data] (pip install -e '.[dev]')")
+pq = pytest.importorskip("pyarrow.parquet")
+
+N = 2_000
+CHUNK = 250
+
+
+def _loupe(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "code", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """2,000 Benoit manifesto sentences as a CSV of answers (one segment each)."""
+    src = shared_path("datasets", "benoit2016_crowd_immigration", "sentences.csv")
+    path = tmp_path_factory.mktemp("ray-corpus") / "answers.csv"
+    with open(src, encoding="utf-8", newline="") as f, open(path, "w", encoding="utf-8", newline="") as out:
+        w = csv.writer(out)
+        w.writerow(["id", "text"])
+        for i, row in enumerate(csv.DictReader(f)):
+            if i == N:
+                break
+            w.writerow([row["sentenceid"], " ".join(row["sentence_text"].split())])
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A head node with no CPUs for work and two 1-CPU worker nodes. The workers are told (by an
+    environment variable only tests read) to die the first time they reach chunk 3."""
+    from ray.cluster_utils import Cluster
+
+    saved = dict(os.environ)
+    os.environ.update({"LOUPE_TEST_CRASH_CHUNK": "3", "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"})
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    nodes = [c.add_node(num_cpus=1) for _ in range(2)]
+    c.wait_for_nodes()
+    yield c, nodes
+    c.shutdown()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_ray_engine_equals_single_machine(tmp_path, corpus, cluster):
+    c, nodes = cluster
+    env = {**os.environ, "LOUPE_DATA_DIR": str(tmp_path / "data"), "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("LOUPE_TEST_CRASH_CHUNK", None)  # only the cluster's workers crash
+    common = ["--chunk-size", str(CHUNK), "--threads", "1", "--quiet"]
+    _loupe(str(corpus), "--out", str(tmp_path / "local"), "--format", "parquet", "--no-cache", *common, env=env)
+    ray_out = tmp_path / "ray"
+    _loupe(str(corpus), "--out", str(ray_out), "--engine", "ray", "--address", c.address, "--workers", "2", *common, env=env)
+
+    local = tmp_path / "local"
+    for kind in ("documents", "segments", "suggestions"):
+        a, b = pq.read_table(local / kind).to_pylist(), pq.read_table(ray_out / kind).to_pylist()
+        assert a == b, kind
+    assert len(pq.read_table(ray_out / "segments")) == N
+    assert len(pq.read_table(ray_out / "suggestions")) > 100
+    n_chunks = N // CHUNK
+    for k in range(n_chunks):
+        name = f"part-{k:05d}.npy"
+        assert np.array_equal(np.load(local / "embeddings" / name), np.load(ray_out / "embeddings" / name))
+    assert (ray_out / ".crashed-3").exists()  # a worker died on chunk 3, and the chunk was retried
+    assert not any((ray_out / "_pending").iterdir())
+    summary = json.loads((ray_out / "summary.json").read_text())
+    assert summary["engine"] == "ray" and summary["segments"] == N and summary["resumed_from"] == 0
+    local_summary = json.loads((local / "summary.json").read_text())
+    assert summary["codes"] == local_summary["codes"] and summary["suggestions"] == local_summary["suggestions"]
+    index = json.loads((ray_out / "index" / "manifest.json").read_text())
+    assert index["count"] == N
+
+    # A re-run finds every chunk done and starts no work on the cluster.
+    before = {p.name: p.stat().st_mtime_ns for p in (ray_out / "suggestions").iterdir()}
+    again = _loupe(str(corpus), "--out", str(ray_out), "--engine", "ray", "--address", c.address, *common[:-1], env=env)
+    assert "resumed after 2000 segments" in again.stdout.replace("\n", " ")
+    assert {p.name: p.stat().st_mtime_ns for p in (ray_out / "suggestions").iterdir()} == before
