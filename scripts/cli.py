@@ -42,6 +42,8 @@ class SpeedColumn(ProgressColumn):
     """Segments per second, from rich's moving estimate."""
 
     def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+        if task.fields.get("scan"):
+            return Text("")
         speed = task.finished_speed or task.speed
         if not speed and task.elapsed:  # short runs end before rich has a moving estimate
             speed = (task.completed - task.fields.get("resumed", 0)) / task.elapsed
@@ -108,14 +110,23 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
             embedder = build_embedder(settings, use_cache=use_cache and not engine)
             classifier = build_classifier(settings, cb, embedder)
         progress = Progress(
-            TextColumn("[bold]Coding"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
+            TextColumn("[bold]{task.fields[label]}"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=quiet,
         )
         task: list[int] = []
+        scanning: list[int] = []
+
+        def on_scan(documents: int, segments: int) -> None:
+            if not scanning:
+                scanning.append(progress.add_task("scan", total=None, label="Reading", scan=True))
+            progress.update(scanning[0], completed=documents,
+                            label=f"Reading: {segments:,} segments in {documents:,} documents")
 
         def on_progress(done: int, total: int) -> None:
+            if scanning:
+                progress.remove_task(scanning.pop())
             if not task:
-                task.append(progress.add_task("coding", total=total, completed=done, resumed=done))
+                task.append(progress.add_task("coding", total=total, completed=done, resumed=done, label="Coding"))
             else:
                 progress.update(task[0], completed=done)
 
@@ -123,9 +134,11 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
             if engine:
                 from service.services.batch_ray import run_batch_ray
 
-                result = run_batch_ray(opts, codebook=cb, embedder=embedder, settings=settings, progress=on_progress, **engine)
+                result = run_batch_ray(opts, codebook=cb, embedder=embedder, settings=settings, progress=on_progress,
+                                       scan_progress=on_scan, **engine)
             else:
-                result = run_batch(opts, codebook=cb, embedder=embedder, classifier=classifier, progress=on_progress)
+                result = run_batch(opts, codebook=cb, embedder=embedder, classifier=classifier, progress=on_progress,
+                                   scan_progress=on_scan)
     except KeyboardInterrupt:
         console.print("\n[yellow]Interrupted.[/] Completed chunks are saved; run the same command again to resume.")
         raise typer.Exit(130) from None

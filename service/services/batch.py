@@ -189,11 +189,12 @@ def _prepare_out_dir(out: Path, key: str, opts: BatchOptions) -> dict:
 
 
 def prepare_run(opts: BatchOptions, *, codebook: Codebook, embedder: Embedder, threshold: float,
-                classifier_name: str = "zero-shot") -> Run:
-    """Scan the inputs and open (or resume) the run folder. Raises InputError or RunConflict."""
+                classifier_name: str = "zero-shot", scan_progress: Progress | None = None) -> Run:
+    """Scan the inputs and open (or resume) the run folder. Raises InputError or RunConflict.
+    scan_progress(documents, segments) reports the scan as it goes."""
     started = time.perf_counter()
     scan = scan_inputs(list(opts.inputs), read=opts.read, segmentation=opts.segmentation,
-                       count_tokens=embedder.count_tokens, limit=opts.limit)
+                       count_tokens=embedder.count_tokens, limit=opts.limit, progress=scan_progress)
     model = getattr(embedder, "fingerprint", embedder.model_id)
     state = _prepare_out_dir(Path(opts.out_dir), _run_key(opts, scan, codebook, model, threshold), opts)
     provenance = {
@@ -210,10 +211,11 @@ def run_batch(
     embedder: Embedder,
     classifier: ZeroShotClassifier,
     progress: Progress | None = None,
+    scan_progress: Progress | None = None,
 ) -> BatchResult:
     """Code every segment of the inputs on this machine; resumes a previous run in opts.out_dir."""
     run = prepare_run(opts, codebook=codebook, embedder=embedder, threshold=classifier.config.threshold,
-                      classifier_name=classifier.name)
+                      classifier_name=classifier.name, scan_progress=scan_progress)
     out, total, size = run.out, run.scan.segments, opts.chunk_size
     skip = {s.lower() for s in opts.skip_speakers}
     stats0 = dict(getattr(embedder, "stats", {"encoded": 0, "cache_hits": 0}))
@@ -285,6 +287,6 @@ def finish_run(run: Run, *, dim: int, model: str, codebook: Codebook, resumed_fr
         skipped=[{"path": s.path, "reason": s.reason} for s in run.scan.skipped], engine=engine, output_format=fmt,
     )
     result.code_counts = write_summary(out, result, codebook, run.provenance, counts=counts)
-    run.state["status"] = "complete"
+    run.state.update(status="complete", done=n)
     atomic_write_text(out / RUN_FILE, json.dumps(run.state, indent=2))
     return result

@@ -9,7 +9,7 @@ runs one Ray Data pipeline over those chunks:
 Each ChunkCoder actor loads the embedding model and the classifier once, and for each chunk calls
 the very `code_chunk` the single-machine engine calls, then writes the chunk's Parquet files (see
 batch_parts). So the output equals the single-machine run's on the same input and model. The
-driver pins the precision it resolved (fp32/bf16) for every worker, so no worker picks another.
+driver pins the precision it resolved (fp32/bf16) for every CPU worker, so no worker picks another.
 
 Failure: Ray restarts a crashed actor and retries its chunk (up to 3 times each); a chunk's files
 are renamed into place whole, so a retried chunk never leaves half a file. A re-run (either
@@ -91,6 +91,7 @@ def run_batch_ray(
     cpus_per_worker: float = 1,
     gpus_per_worker: float = 0,
     progress: Progress | None = None,
+    scan_progress: Progress | None = None,
 ) -> BatchResult:
     """Code the inputs with a pool of `workers` Ray actors. `embedder` (on the driver) only counts
     tokens for segmentation and names the model; each actor loads its own copy."""
@@ -102,7 +103,8 @@ def run_batch_ray(
     if workers < 1:
         raise LoupeError("--workers must be at least 1")
     opts = replace(opts, output_format="parquet")
-    run = prepare_run(opts, codebook=codebook, embedder=embedder, threshold=settings.threshold)
+    run = prepare_run(opts, codebook=codebook, embedder=embedder, threshold=settings.threshold,
+                      scan_progress=scan_progress)
     out, size, total = run.out, opts.chunk_size, run.scan.segments
     pending: list[int] = []
     for k, docs, chunk in run.chunks():  # the plan: documents, and the chunks still to code
@@ -120,8 +122,9 @@ def run_batch_ray(
         progress(done, total)
     if pending:
         worker_settings = settings.model_dump(mode="json")
-        worker_settings.update(precision=getattr(embedder, "precision", settings.precision),
-                               threads=max(1, int(cpus_per_worker)),
+        # CPU workers take the precision the driver settled; GPU workers settle auto/fast on their GPU.
+        precision = settings.precision if gpus_per_worker else getattr(embedder, "precision", settings.precision)
+        worker_settings.update(precision=precision, threads=max(1, int(cpus_per_worker)),
                                device="cuda" if gpus_per_worker else "cpu")
         started_here = not ray.is_initialized()
         if started_here:

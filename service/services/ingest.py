@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 
 from models.base import Document, LoupeError, Segment
 from models.text.readers import SUPPORTED_SUFFIXES, ReadError, iter_path
@@ -95,10 +95,12 @@ def scan_inputs(
     segmentation: SegmentationConfig = SegmentationConfig(),
     count_tokens: TokenCounter = approx_tokens,
     limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Scan:
     """Read and segment every input once, keeping only counts: finds the bad files before any work
     starts (so a file failing half-way never leaves half its segments coded), the totals that
-    progress and ETA need, and the corpus fingerprint. Memory stays flat whatever the corpus size."""
+    progress and ETA need, and the corpus fingerprint. Memory stays flat whatever the corpus size.
+    progress(documents, segments) is called every 2,000 documents and at the end."""
     files, skipped = collect_files(inputs)
     good: list[tuple[Path, str]] = []
     n_docs = n_segs = 0
@@ -114,6 +116,8 @@ def scan_inputs(
                     break
                 n_docs += 1
                 n_segs += len(segment_document(doc, segmentation, count_tokens))
+                if progress and n_docs % 2000 == 0:
+                    progress(n_docs, n_segs)
         except ReadError as exc:
             if read.on_error == "fail":
                 raise InputError(f"{exc} (use --on-error skip to skip bad files)") from None
@@ -129,6 +133,8 @@ def scan_inputs(
         raise InputError("no readable documents in the inputs" + (f" ({reasons})" if reasons else ""))
     if limit is not None:
         n_segs = min(n_segs, limit)
+    if progress:
+        progress(n_docs, n_segs)
     return Scan(files=good, skipped=skipped, documents=n_docs, segments=n_segs, fingerprint=digest.hexdigest()[:16])
 
 

@@ -37,6 +37,9 @@ def test_demo_runs_and_reports(isolated_env):
     (["code", str(SAMPLE), "--out", "o", "--unit", "chapter"], "unknown segmentation unit"),
     (["code", str(SAMPLE), "--out", "o", "--on-error", "maybe"], "--on-error must be skip or fail"),
     (["code", str(SAMPLE), "--out", "o", "--threshold", "2"], "threshold"),
+    (["code", str(SAMPLE), "--out", "o", "--format", "xml"], "--format must be jsonl or parquet"),
+    (["code", str(SAMPLE), "--out", "o", "--engine", "spark"], "--engine must be local or ray"),
+    (["code", str(SAMPLE), "--out", "o", "--precision", "int4"], "precision"),
 ])
 def test_errors_are_messages_not_tracebacks(isolated_env, monkeypatch, args, message):
     monkeypatch.chdir(isolated_env)
