@@ -23,7 +23,7 @@ def test_bench_scale_20k(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     assert "loupe code at scale" in proc.stdout and "seg/s" in proc.stdout
     r = json.loads((out / "scale.json").read_text())
-    assert r["segments"] == r["documents"] == 20_000  # one answer, one segment
+    assert r["documents"] == 20_000 and 20_000 <= r["segments"] <= 20_050  # one segment per answer, bar a few long ones
     assert r["peak_rss_mb"] < 4096 and r["segments_per_second"] > 0
     assert r["index_kind"] == "ivf" and r["index_recall_at_10"] >= 0.97 and r["index_mb"] > 20_000 * 384 * 4 / 2**20
     assert r["suggestions"] > 0 and r["precision"] in ("fp32", "bf16")
