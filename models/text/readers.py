@@ -268,18 +268,26 @@ def _text_stream(path: Path, encoding: str | None) -> Iterator[str]:
         else:
             enc = "utf-8-sig"
         f.seek(0)
-        if enc == "utf-16":  # newlines are two bytes: let io split the lines
-            yield from io.TextIOWrapper(f, encoding=enc, newline="")
+        hint = "" if encoding else "; re-save it as UTF-8 or pass --encoding (e.g. --encoding cp1252)"
+        if codecs.lookup(enc).name.startswith(("utf-16", "utf-32")):  # multi-byte newlines: io splits the lines
+            try:
+                yield from io.TextIOWrapper(f, encoding=enc, newline="")
+            except UnicodeDecodeError as exc:
+                raise UndecodableFile(path, f"cannot be decoded as {enc}: {exc.reason}{hint}") from None
             return
         decoder = codecs.getincrementaldecoder(enc)()
-        for n, raw in enumerate(f, start=1):  # b"\n" never occurs inside a character here
-            try:
+        n, raw = 0, b""
+        try:
+            for n, raw in enumerate(f, start=1):  # b"\n" is never part of a character in these encodings
                 yield decoder.decode(raw)
-            except UnicodeDecodeError as exc:
-                hint = "" if encoding else "; re-save it as UTF-8 or pass --encoding (e.g. --encoding cp1252)"
-                raise UndecodableFile(
-                    path, f"cannot be decoded as {enc.removesuffix('-sig')} at line {n} ({exc.reason}: {raw[exc.start:exc.start + 1]!r}){hint}"
-                ) from None
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+        except UnicodeDecodeError as exc:
+            where = raw[exc.start:exc.start + 1] if exc.start < len(raw) else raw[-1:]
+            raise UndecodableFile(
+                path, f"cannot be decoded as {enc.removesuffix('-sig')} at line {n} ({exc.reason}: {where!r}){hint}"
+            ) from None
 
 
 def _stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict[str, object]]:

@@ -143,7 +143,11 @@ def document_record(d: Document) -> dict[str, Any]:
 def write_coded_chunk(out: Path, k: int, coded: CodedChunk) -> None:
     """Suggestions, then embeddings, then segments (the marker that chunk k is done)."""
     write_table(part_path(out, "suggestions", k), "suggestions", [flat_suggestion(r) for r in coded.suggestions])
-    _atomic(part_path(out, "embeddings", k), lambda tmp: np.save(open(tmp, "wb"), coded.vectors))
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a path
+            np.save(f, coded.vectors)
+
+    _atomic(part_path(out, "embeddings", k), save)
     write_table(part_path(out, "segments", k), "segments", coded.segments)
 
 

@@ -53,30 +53,24 @@ class ChunkCoder:
         self.skip, self.provenance = {s.lower() for s in skip_speakers}, provenance
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-        fail_once = os.environ.get("LOUPE_TEST_CRASH_CHUNK")  # tests: kill this worker on a chunk, once
-        done: dict[str, list[Any]] = {"k": [], "segments": [], "suggestions": [], "seconds": [], "pid": []}
+        """Code the chunks named in the batch; returns each chunk's id, segments and seconds."""
+        crash_on = os.environ.get("LOUPE_TEST_CRASH_CHUNK")  # tests: this worker dies on that chunk, once
+        done: dict[str, list[Any]] = {"k": [], "segments": [], "seconds": []}
         for k in (int(x) for x in batch["k"]):
             started = time.perf_counter()
             pending = parts.part_path(self.out, "_pending", k)
-            if not parts.chunk_done(self.out, k):
-                if fail_once and int(fail_once) == k:
-                    marker = self.out / f".crashed-{k}"
-                    if not marker.exists():
-                        marker.touch()
-                        os._exit(1)
+            if not parts.chunk_done(self.out, k):  # else: a retry of a chunk finished before a crash
+                if crash_on and int(crash_on) == k and not (self.out / f".crashed-{k}").exists():
+                    (self.out / f".crashed-{k}").touch()
+                    os._exit(1)
                 chunk = [parts.segment_from_record(r) for r in parts.read_table_rows(pending)]
                 coded = parts.code_chunk(chunk, k * self.size, embedder=self.embedder, classifier=self.classifier,
                                          codebook=self.codebook, skip_speakers=self.skip, provenance=self.provenance)
                 parts.write_coded_chunk(self.out, k, coded)
-                n_sug = len(coded.suggestions)
-            else:  # a retry of a chunk that was finished before the crash
-                n_sug = -1
             pending.unlink(missing_ok=True)
             done["k"].append(k)
             done["segments"].append(parts.read_table_rows_count(parts.part_path(self.out, "segments", k)))
-            done["suggestions"].append(n_sug)
             done["seconds"].append(time.perf_counter() - started)
-            done["pid"].append(os.getpid())
         return done
 
 

@@ -149,3 +149,14 @@ def test_streamed_csv_keeps_bom_multiline_quotes_and_utf16(tmp_path):
     u = tmp_path / "u.csv"
     u.write_text("id,text\n1,Grüße\n", encoding="utf-16")
     assert read_path(u)[0].text == "Grüße"
+
+
+def test_streamed_jsonl_cut_inside_a_character_is_a_clear_error(tmp_path):
+    f = tmp_path / "cut.jsonl"
+    f.write_bytes('{"id": 1, "text": "fine"}\n{"id": 2, "text": "ok"} '.encode() + "é".encode()[:1])  # half a character
+    with pytest.raises(UndecodableFile, match="at line 2"):
+        list(iter_path(f))
+    bad16 = tmp_path / "bad16.csv"
+    bad16.write_bytes(b"\xff\xfe" + "id,text\n1,ok\n".encode("utf-16-le") + b"\x00\xd8")  # a lone surrogate
+    with pytest.raises(UndecodableFile, match="utf-16"):
+        list(iter_path(bad16))
