@@ -175,7 +175,7 @@ def code(
     limit: Annotated[Optional[int], typer.Option(help="code only the first N segments")] = None,
     output_format: Annotated[str, typer.Option("--format", help="jsonl (with CSV) or parquet (one file per chunk)")] = "jsonl",
     engine: Annotated[str, typer.Option(help="local, or ray (Ray Data; writes Parquet)")] = "local",
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (--engine ray; default: start a local one)")] = None,
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address, e.g. auto or head:6379 (--engine ray; default: start a local one)")] = None,
     workers: Annotated[int, typer.Option(help="model actors (--engine ray)")] = 2,
     cpus_per_worker: Annotated[float, typer.Option(help="CPUs per model actor (--engine ray)")] = 1,
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per model actor (--engine ray; 1 = one actor per GPU)")] = 0,
