@@ -190,10 +190,8 @@ def code(
         fail("--format must be jsonl or parquet")
     if engine not in ("local", "ray"):
         fail("--engine must be local or ray")
-    if engine == "ray" and output_format != "parquet":
-        if output_format != "jsonl":
-            fail("--engine ray writes Parquet")
-        output_format = "parquet"
+    if engine == "ray":
+        output_format = "parquet"  # the Ray engine always writes one Parquet file per chunk
     if output_format == "parquet":
         try:
             import pyarrow  # noqa: F401

@@ -2,8 +2,8 @@
 
 Recent x86 CPUs (AVX512-BF16, AMX) run bf16 matrix products natively; older ones emulate them and
 run slower than fp32. So the choice is measured, not assumed: the first time a model is loaded
-with precision "fast" on a machine, it encodes a check set (the shipped sample corpus, a few
-hundred passages) in fp32 and in bf16 and keeps bf16 only when every passage's embedding has
+with precision "fast" on a machine, it encodes a check set (the passages of the shipped sample
+corpus, about a hundred) in fp32 and in bf16 and keeps bf16 only when every passage's embedding has
 cosine >= MIN_COSINE to its fp32 embedding and bf16 is at least MIN_SPEEDUP times faster.
 The verdict is remembered in a JSON file keyed by model, CPU, torch version and thread count,
 so later loads skip the measurement.

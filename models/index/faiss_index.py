@@ -167,8 +167,8 @@ class FaissIndex:
         target_recall: float = 0.97,
         seed: int = 0,
     ) -> "FaissIndex":
-        """An index over n vectors with ids 0..n-1, read block by block from `blocks()` (called up
-        to three times, each time yielding the vectors in id order). Only the index itself and one
+        """An index over n vectors with ids 0..n-1, read block by block from `blocks()` (called once
+        for a flat index, four times for IVF, each time yielding the vectors in id order). Only the index itself and one
         block are ever in memory, which is what lets a million-segment batch run stay small: above
         ann_threshold the IVF index is trained on a sample and filled block by block, never built
         flat first."""
