@@ -63,26 +63,33 @@ class MalformedFile(ReadError):
     pass
 
 
-def decode_bytes(data: bytes, path: str | Path, encoding: str | None = None) -> str:
-    """Decode file bytes: the given encoding, else UTF-8 (BOM stripped), else UTF-16 with a BOM.
-
-    Raises BinaryFile for NUL-bearing content that is not UTF-16, UndecodableFile otherwise.
-    """
+def choose_encoding(head: bytes, path: str | Path, encoding: str | None = None) -> str:
+    """The encoding to read a file with, from its first bytes: the given one, else UTF-16 when it
+    starts with a byte-order mark, else UTF-8 (BOM stripped). NUL bytes in a file that is not
+    UTF-16 mean a binary file (BinaryFile); an unknown encoding name is UndecodableFile."""
     if encoding:
         try:
-            return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
+            codecs.lookup(encoding)
+        except LookupError as exc:
             raise UndecodableFile(path, f"cannot be decoded as {encoding}: {exc}") from None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise UndecodableFile(path, f"has a UTF-16 byte-order mark but is not UTF-16: {exc}") from None
-    if b"\x00" in data[:8192]:
+        return encoding
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in head[:8192]:
         raise BinaryFile(path, "looks like a binary file (NUL bytes), not text; convert it to .txt or .docx")
+    return "utf-8-sig"
+
+
+def decode_bytes(data: bytes, path: str | Path, encoding: str | None = None) -> str:
+    """Decode file bytes with the encoding choose_encoding picks; UndecodableFile when they are not."""
+    enc = choose_encoding(data, path, encoding)
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(enc)
     except UnicodeDecodeError as exc:
+        if encoding:
+            raise UndecodableFile(path, f"cannot be decoded as {encoding}: {exc}") from None
+        if enc == "utf-16":
+            raise UndecodableFile(path, f"has a UTF-16 byte-order mark but is not UTF-16: {exc}") from None
         raise UndecodableFile(
             path,
             f"is not valid UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); "
@@ -255,18 +262,7 @@ def _text_stream(path: Path, encoding: str | None) -> Iterator[str]:
         head = f.read(8192)
         if not head.strip():
             raise EmptyFile(path, "is empty")
-        if encoding:
-            try:
-                codecs.lookup(encoding)
-            except LookupError as exc:
-                raise UndecodableFile(path, f"cannot be decoded as {encoding}: {exc}") from None
-            enc = encoding
-        elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            enc = "utf-16"
-        elif b"\x00" in head:
-            raise BinaryFile(path, "looks like a binary file (NUL bytes), not text; convert it to .txt or .docx")
-        else:
-            enc = "utf-8-sig"
+        enc = choose_encoding(head, path, encoding)
         f.seek(0)
         hint = "" if encoding else "; re-save it as UTF-8 or pass --encoding (e.g. --encoding cp1252)"
         if codecs.lookup(enc).name.startswith(("utf-16", "utf-32")):  # multi-byte newlines: io splits the lines

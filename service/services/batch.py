@@ -229,7 +229,7 @@ def run_batch(
         if parquet:
             if chunk and parts.chunk_done(out, k):
                 continue
-            parts.write_table(parts.part_path(out, "documents", k), "documents", [parts.document_record(d) for d in docs])
+            parts.write_documents(out, k, docs)
             if not chunk:
                 continue
         elif k * size + len(chunk) <= run.state["done"]:

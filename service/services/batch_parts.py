@@ -140,6 +140,11 @@ def document_record(d: Document) -> dict[str, Any]:
             "metadata": d.metadata, "text": d.text}
 
 
+def write_documents(out: Path, k: int, docs: Sequence[Document]) -> None:
+    """documents/part-k.parquet: the documents first read in chunk k."""
+    write_table(part_path(out, "documents", k), "documents", [document_record(d) for d in docs])
+
+
 def write_coded_chunk(out: Path, k: int, coded: CodedChunk) -> None:
     """Suggestions, then embeddings, then segments (the marker that chunk k is done)."""
     write_table(part_path(out, "suggestions", k), "suggestions", [flat_suggestion(r) for r in coded.suggestions])

@@ -104,8 +104,7 @@ def run_batch_ray(
     for k, docs, chunk in run.chunks():  # the plan: documents, and the chunks still to code
         if chunk and parts.chunk_done(out, k):
             continue
-        parts.write_table(parts.part_path(out, "documents", k), "documents",
-                          [parts.document_record(d) for d in docs])
+        parts.write_documents(out, k, docs)
         if chunk:
             parts.write_table(parts.part_path(out, "_pending", k), "segments",
                               [segment_record(s, k * size + i, coded=True) for i, s in enumerate(chunk)])

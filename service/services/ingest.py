@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Literal
 
 from models.base import Document, LoupeError, Segment
-from models.text.readers import SUPPORTED_SUFFIXES, ReadError, iter_path
+from models.text.readers import SUPPORTED_SUFFIXES, ReadError, iter_path, read_path
 from models.text.segment import (
     SegmentationConfig,
     TokenCounter,
@@ -125,12 +125,9 @@ def scan_inputs(
             n_docs, n_segs = d0, s0
             continue
         good.append((path, did))
-        digest.update(did.encode() + b"\0")
-        with open(path, "rb") as f:
-            digest.update(hashlib.file_digest(f, "sha256").digest() + b"\0")
+        _digest_file(digest, path, did)
     if not n_docs:
-        reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
-        raise InputError("no readable documents in the inputs" + (f" ({reasons})" if reasons else ""))
+        raise InputError(_nothing_readable(skipped))
     if limit is not None:
         n_segs = min(n_segs, limit)
     if progress:
@@ -172,15 +169,43 @@ def load_corpus(
     count_tokens: TokenCounter = approx_tokens,
     limit: int | None = None,
 ) -> Corpus:
-    """Read and segment the inputs into memory (for corpora that fit it; batch coding streams).
-
-    Bad files are skipped (and reported) or raise, per read.on_error.
-    limit: keep only the first `limit` segments.
-    """
-    scan = scan_inputs(inputs, read=read, segmentation=segmentation, count_tokens=count_tokens, limit=limit)
+    """Read and segment the inputs into memory, in one pass (for corpora that fit in memory; batch
+    coding streams instead). Bad files are skipped (and reported) or raise, per read.on_error; a
+    file is read whole before any of it is kept. limit: keep only the first `limit` segments."""
+    files, skipped = collect_files(inputs)
     documents: list[Document] = []
     segments: list[Segment] = []
-    for doc, segs in stream_corpus(scan, read=read, segmentation=segmentation, count_tokens=count_tokens, limit=limit):
-        documents.append(doc)
-        segments.extend(segs)
-    return Corpus(documents=documents, segments=segments, skipped=scan.skipped, fingerprint=scan.fingerprint)
+    digest = hashlib.sha256()
+    for path, did in files:
+        if limit is not None and len(segments) >= limit:
+            break
+        try:
+            docs = read_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column,
+                             encoding=read.encoding)
+        except ReadError as exc:
+            if read.on_error == "fail":
+                raise InputError(f"{exc} (use --on-error skip to skip bad files)") from None
+            skipped.append(Skipped(str(path), exc.reason))
+            continue
+        _digest_file(digest, path, did)
+        for doc in docs:
+            if limit is not None and len(segments) >= limit:
+                break
+            documents.append(doc)
+            segments.extend(segment_document(doc, segmentation, count_tokens))
+    if not documents:
+        raise InputError(_nothing_readable(skipped))
+    if limit is not None:
+        segments = segments[:limit]
+    return Corpus(documents=documents, segments=segments, skipped=skipped, fingerprint=digest.hexdigest()[:16])
+
+
+def _digest_file(digest, path: Path, did: str) -> None:  # type: ignore[no-untyped-def]
+    digest.update(did.encode() + b"\0")
+    with open(path, "rb") as f:
+        digest.update(hashlib.file_digest(f, "sha256").digest() + b"\0")
+
+
+def _nothing_readable(skipped: list[Skipped]) -> str:
+    reasons = "; ".join(f"{s.path}: {s.reason}" for s in skipped[:5])
+    return "no readable documents in the inputs" + (f" ({reasons})" if reasons else "")
