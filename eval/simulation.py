@@ -6,21 +6,24 @@ applies the right code instead (Loupe's "replace"): one decision, a negative for
 and a positive for the right one. After each checkpoint the model is scored on held-out units
 against the consensus (per-code Cohen's kappa and Krippendorff's alpha, and their macro means).
 
-Orderings: "learned" (review_order: coverage first, then expected information with diversity) and
-"random" (a random undecided segment, with its most likely undecided code).
+Orderings: "learned" (review_order: coverage first, then expected information with diversity;
+for an exclusive codebook review_segments: half by the smallest margin between a segment's two
+most likely outcomes, with diversity, half at random; the first batch at random) and "random" (a random undecided segment,
+with its most likely undecided code). For an exclusive codebook a segment is decided once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
 from eval.agreement import cohen_kappa, krippendorff_alpha
 from models.classifiers.calibration import expected_calibration_error
-from models.classifiers.learned import Decision, HeadConfig, LearnedHead
-from models.classifiers.review import review_order
+from models.classifiers.finetune import better_on_held_out
+from models.classifiers.learned import Decision, HeadConfig, LearnedHead, exclusive_labels
+from models.classifiers.review import review_order, review_segments, with_none
 
 
 @dataclass
@@ -31,12 +34,14 @@ class CurvePoint:
     per_code_kappa: dict[str, float] = field(default_factory=dict)
     per_code_alpha: dict[str, float] = field(default_factory=dict)
     ece: float = float("nan")
+    tuning: dict[str, Any] = field(default_factory=dict)  # fine-tuning at this checkpoint, when on
 
 
 @dataclass
 class Simulation:
     curve: list[CurvePoint]
     model: LearnedHead  # as trained at the last checkpoint
+    features: Any = None  # the features it was trained on (tuned ones when tuning was used)
 
 
 def score(pred: np.ndarray, truth: np.ndarray, codes: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
@@ -49,7 +54,15 @@ def score(pred: np.ndarray, truth: np.ndarray, codes: Sequence[str]) -> tuple[di
     return kappa, alpha
 
 
-def predict_labels(proba: np.ndarray, at_least_one: bool) -> np.ndarray:
+def predict_labels(proba: np.ndarray, at_least_one: bool, exclusive: bool = False) -> np.ndarray:
+    """Binary (n, C) codings: codes at p >= 0.5 (at least the top one if asked); for an exclusive
+    codebook, the single most likely outcome, a code or none (`review.with_none`)."""
+    if exclusive:
+        best = np.argmax(with_none(proba), axis=1)
+        pred = np.zeros(proba.shape, dtype=np.int8)
+        coded = np.flatnonzero(best < proba.shape[1])
+        pred[coded, best[coded]] = 1
+        return pred
     pred = (proba >= 0.5).astype(np.int8)
     if at_least_one:
         none = pred.sum(axis=1) == 0
@@ -57,8 +70,30 @@ def predict_labels(proba: np.ndarray, at_least_one: bool) -> np.ndarray:
     return pred
 
 
+@dataclass
+class Tuning:
+    """How the simulation fine-tunes the encoder (models.classifiers.finetune).
+
+    tune(rows, labels) -> new vectors for every unit, from an encoder tuned on those units (global
+    row indices) with those labels (tuples of accepted code columns); featurize(vectors) ->
+    the head's features for every unit.
+    """
+
+    tune: Callable[[np.ndarray, list[tuple[int, ...]]], np.ndarray]
+    featurize: Callable[[np.ndarray], Any]
+    min_decisions: int = 100
+    min_held_out: int = 20
+
+
+@dataclass
+class _Candidate:
+    vectors: np.ndarray
+    features: Any
+    decisions: int  # how many decisions it was tuned on
+
+
 def simulate(
-    features: np.ndarray,
+    features: Any,
     vectors: np.ndarray,
     prior: np.ndarray,
     truth: np.ndarray,
@@ -72,29 +107,36 @@ def simulate(
     at_least_one: bool = True,
     seed: int = 0,
     head: HeadConfig | None = None,
+    tuning: Tuning | None = None,
 ) -> Simulation:
-    """The learning curve (one CurvePoint per checkpoint) and the model at the last checkpoint."""
+    """The learning curve (one CurvePoint per checkpoint) and the model at the last checkpoint.
+
+    features: (N, f) dense or sparse for all units; vectors: (N, dim); train/test: unit rows.
+    With `tuning`, from `min_decisions` on, the encoder is fine-tuned on the decisions at each
+    checkpoint. A tuned encoder is used only once the previous one has proved itself on the
+    decisions made after it was tuned (held out from it): the head on its embeddings must beat
+    the head on the base embeddings there (finetune.better_on_held_out).
+    """
     rng = np.random.default_rng(seed)
     cfg = head or HeadConfig(seed=seed)
-    x_tr, v_tr, p_tr, t_tr = features[train], vectors[train], prior[train], truth[train]
+    exclusive = cfg.exclusive
+    p_tr, t_tr = prior[train], truth[train]
+    base_tr = features[train]
+    x_tr, v_tr, x_all = base_tr, vectors[train], features
     n, n_codes = t_tr.shape
     decisions: list[Decision] = []
     decided = np.zeros((n, n_codes), dtype=bool)
     answered = 0
     model = LearnedHead(codes, cfg)
     curve: list[CurvePoint] = []
+    candidate: _Candidate | None = None
+    last = max(checkpoints)
     for target in sorted(checkpoints):
         while answered < target:
             model.fit(x_tr, decisions, p_tr)
             proba = model.predict_proba(x_tr, p_tr)
             k = min(batch, target - answered)
-            if ordering == "learned":
-                counts = decided.sum(axis=0)
-                picks = review_order(proba, v_tr, decided, k, mode="coverage", decisions_per_code=counts, min_per_code=4)
-            else:
-                open_rows = np.flatnonzero(~decided.all(axis=1))
-                rows = rng.choice(open_rows, size=min(k, len(open_rows)), replace=False)
-                picks = [(int(i), int(np.argmax(np.where(decided[i], -1, proba[i])))) for i in rows]
+            picks = _next(ordering, exclusive, proba, v_tr, decided, decisions, codes, k, rng)
             for i, c in picks:
                 accepted = bool(t_tr[i, c])
                 decisions.append(Decision(i, codes[c], accepted))
@@ -103,10 +145,24 @@ def simulate(
                     for right in np.flatnonzero(t_tr[i] & ~decided[i]):
                         decisions.append(Decision(i, codes[right], True))
                         decided[i, right] = True
+                if exclusive:
+                    decided[i] = True
                 answered += 1
+        tuned_note: dict[str, Any] = {}
+        if tuning is not None and answered >= tuning.min_decisions:
+            proved, tuned_note = _proved(candidate, decisions, base_tr, p_tr, cfg, codes, train, tuning)
+            if proved or target != last:
+                labels = exclusive_labels(decisions, codes)
+                rows = np.array(sorted(labels), dtype=np.int64)
+                new_vectors = tuning.tune(train[rows], [labels[r] for r in rows])
+                fresh = _Candidate(new_vectors, tuning.featurize(new_vectors), len(decisions))
+                if proved:
+                    x_all, x_tr, v_tr = fresh.features, fresh.features[train], new_vectors[train]
+                candidate = fresh
+            tuned_note["used"] = bool(proved)
         model.fit(x_tr, decisions, p_tr)
-        proba_test = model.predict_proba(features[test], prior[test])
-        kappa, alpha = score(predict_labels(proba_test, at_least_one), truth[test], codes)
+        proba_test = model.predict_proba(x_all[test], prior[test])
+        kappa, alpha = score(predict_labels(proba_test, at_least_one, exclusive), truth[test], codes)
         kv = [v for v in kappa.values() if not np.isnan(v)]
         av = [v for v in alpha.values() if not np.isnan(v)]
         curve.append(CurvePoint(
@@ -116,5 +172,43 @@ def simulate(
             per_code_kappa=kappa,
             per_code_alpha=alpha,
             ece=expected_calibration_error(proba_test, truth[test]),
+            tuning=tuned_note,
         ))
-    return Simulation(curve=curve, model=model)
+    return Simulation(curve=curve, model=model, features=x_all)
+
+
+def _next(ordering: str, exclusive: bool, proba: np.ndarray, vectors: np.ndarray, decided: np.ndarray,
+          decisions: list[Decision], codes: Sequence[str], k: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """The next k (row, code column) suggestions the simulated analyst answers."""
+    if exclusive:
+        open_rows = np.flatnonzero(~decided.any(axis=1))
+        if ordering == "learned" and decisions:  # cold start (no decisions yet): random
+            return review_segments(proba, vectors, open_rows, k, rng=rng)
+        rows = rng.choice(open_rows, size=min(k, len(open_rows)), replace=False)
+        return [(int(i), int(np.argmax(proba[i]))) for i in rows]
+    if ordering == "learned":
+        counts = decided.sum(axis=0)
+        return review_order(proba, vectors, decided, k, mode="coverage", decisions_per_code=counts, min_per_code=4)
+    open_rows = np.flatnonzero(~decided.all(axis=1))
+    rows = rng.choice(open_rows, size=min(k, len(open_rows)), replace=False)
+    return [(int(i), int(np.argmax(np.where(decided[i], -1, proba[i])))) for i in rows]
+
+
+def _proved(candidate: _Candidate | None, decisions: list[Decision], base_tr: Any, p_tr: np.ndarray, cfg: HeadConfig,
+            codes: Sequence[str], train: np.ndarray, tuning: Tuning) -> tuple[bool, dict[str, Any]]:
+    """Does the candidate encoder beat the base one on the decisions made since it was tuned?"""
+    if candidate is None:
+        return False, {"held_out": 0}
+    before = decisions[: candidate.decisions]
+    seen = set(exclusive_labels(before, codes))
+    labels = exclusive_labels(decisions, codes)
+    rows = np.array(sorted(r for r in labels if r not in seen), dtype=np.int64)
+    if len(rows) < tuning.min_held_out:
+        return False, {"held_out": len(rows)}
+    none = len(codes)
+    y = np.array([labels[r][0] if labels[r] else none for r in rows])
+    cfg = replace(cfg, calibrate=False)
+    base = with_none(LearnedHead(codes, cfg).fit(base_tr, before, p_tr).predict_proba(base_tr[rows], p_tr[rows]))
+    tuned_tr = candidate.features[train]
+    tuned = with_none(LearnedHead(codes, cfg).fit(tuned_tr, before, p_tr).predict_proba(tuned_tr[rows], p_tr[rows]))
+    return better_on_held_out(base, tuned, y), {"held_out": len(rows)}

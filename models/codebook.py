@@ -4,6 +4,7 @@ File format (YAML or JSON), validated against CODEBOOK_SCHEMA:
 
     name: Cross-sector collaboration
     version: 1
+    exclusive: false        # optional: true when a segment takes at most one code (see below)
     codes:
       - id: trust
         name: Trust
@@ -16,6 +17,10 @@ File format (YAML or JSON), validated against CODEBOOK_SCHEMA:
         codable: false      # optional: a grouping code that is not applied itself (REFI-QDA isCodable)
 
 A code's `path` joins the ids from the root: "trust/personal".
+
+`exclusive: true` declares that the codes exclude each other (a sentence's rhetorical role, a
+yes/no scheme). The learned head then treats the codebook as one choice among the codes and "no
+code" (models.classifiers.learned), so that every decision teaches every code.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ CODEBOOK_SCHEMA: dict[str, Any] = {
         "name": {"type": "string", "minLength": 1},
         "version": {"type": ["integer", "string"]},
         "description": {"type": "string"},
+        "exclusive": {"type": "boolean"},
         "codes": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/code"}},
     },
     "$defs": {"code": _CODE_SCHEMA},
@@ -88,6 +94,7 @@ class Codebook:
     codes: dict[str, Code]  # by path, in file order (parents before children)
     version: str = "1"
     description: str = ""
+    exclusive: bool = False  # codes exclude each other: a segment takes at most one
     source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __iter__(self) -> Iterator[Code]:
@@ -159,6 +166,7 @@ def parse_codebook(data: Any, origin: str = "<codebook>") -> Codebook:
         codes=codes,
         version=str(data.get("version", "1")),
         description=data.get("description", ""),
+        exclusive=bool(data.get("exclusive", False)),
         source=data,
     )
 

@@ -1,6 +1,6 @@
 """Learning-curve benchmark: how many analyst decisions until the model codes like a human?
 
-    python scripts/bench_learning.py --dataset qabstracts|benoit [--seeds 3] [--out bench-results]
+    python scripts/bench_learning.py --dataset qabstracts|benoit [--seeds 3] [--tune/--no-tune] [--out bench-results]
 
 A simulated analyst answers suggestions from the human consensus (eval.simulation). After 0, 25,
 50, 100, 200 and 400 decisions the model is scored on held-out units against the consensus (macro
@@ -11,6 +11,10 @@ averaged over seeds, beside the human coders' own agreement:
 - benoit: held-out sentences (30%, gold items always held out); the human reference is each crowd
   worker's alpha against the majority of the *other* workers (median over workers with at least
   20 held-out sentences); the 136 expert gold items are scored separately.
+Both codebooks are exclusive (a sentence has one rhetorical role; a sentence is about immigration
+or not), so the head is the multinomial one on context and word features. With --tune (default),
+from 100 decisions the encoder is fine-tuned on the decisions at each checkpoint and used once a
+tuned encoder has beaten the frozen one on decisions it was not tuned on (eval.simulation).
 Writes learning-<dataset>.json, learning-<dataset>.png and a reliability plot of the final model.
 """
 
@@ -72,15 +76,29 @@ def _human_reference(data, test: np.ndarray, dataset: str) -> dict:  # type: ign
             "median_alpha_vs_majority_including_self": float(np.median(all_ok))}
 
 
+def _tuning(embedder, data):  # type: ignore[no-untyped-def]
+    from eval.simulation import Tuning
+    from models.classifiers.finetune import FineTuneConfig, encode, fine_tune, load_trainable
+    from models.classifiers.learned import segment_features
+
+    def tune(rows: np.ndarray, labels: list) -> np.ndarray:
+        model = load_trainable(embedder.source)
+        fine_tune(model, [data.texts[i] for i in rows], labels, FineTuneConfig(seed=0))
+        return encode(model, data.texts)
+
+    return Tuning(tune=tune, featurize=lambda v: segment_features(v, data.doc_ids, data.ordinals, data.texts))
+
+
 def main(
     dataset: str = typer.Option("qabstracts", help="qabstracts or benoit"),
     seeds: int = typer.Option(3),
+    tune: bool = typer.Option(True, help="fine-tune the encoder on the decisions from 100 on"),
     out: Path = typer.Option(Path("bench-results")),
 ) -> None:
     from eval.datasets import load_benoit, load_qabstracts
     from eval.report import reliability_plot
     from eval.simulation import predict_labels, score, simulate
-    from models.classifiers.learned import context_features
+    from models.classifiers.learned import HeadConfig, segment_features
     from models.classifiers.zero_shot import ZeroShotClassifier
     from models.codebook import load_codebook, parse_codebook
 
@@ -102,7 +120,8 @@ def main(
     clf = ZeroShotClassifier(codebook, embedder)
     prior_all = clf.score(enc)
     prior = prior_all[:, [clf.codes.index(c) for c in data.codes]]
-    features = context_features(enc.vectors, data.doc_ids, data.ordinals)
+    features = segment_features(enc.vectors, data.doc_ids, data.ordinals, data.texts)
+    tuning = _tuning(embedder, data) if tune else None
     console.print(f"{dataset}: {len(data.texts)} units, codes {data.codes}; embedded and scored in {time.perf_counter() - t0:.0f} s")
 
     rng = np.random.default_rng(12345)
@@ -116,7 +135,10 @@ def main(
         is_test |= data.gold[:, 0] >= 0
     train, test = np.flatnonzero(~is_test), np.flatnonzero(is_test)
     human = _human_reference(data, test, dataset)
-    at_least_one = dataset == "qabstracts"
+    at_least_one = False
+
+    def head(seed: int) -> HeadConfig:
+        return HeadConfig(C=1.0, exclusive=True, seed=seed)
 
     runs: dict[str, list[list[dict]]] = {"learned": [], "random": []}
     final_model = None
@@ -124,10 +146,10 @@ def main(
         for ordering in runs:
             t1 = time.perf_counter()
             sim = simulate(features, enc.vectors, prior, data.truth, train, test, data.codes, ordering=ordering,
-                           checkpoints=CHECKPOINTS, at_least_one=at_least_one, seed=seed)
+                           checkpoints=CHECKPOINTS, at_least_one=at_least_one, seed=seed, head=head(seed), tuning=tuning)
             runs[ordering].append([vars(p) for p in sim.curve])
             if ordering == "learned" and seed == 0:
-                final_model = sim.model
+                final_model, final_features = sim.model, sim.features
             console.print(f"seed {seed} {ordering}: {time.perf_counter() - t1:.0f} s, macro kappa at 400: {sim.curve[-1].macro_kappa:.3f}")
 
     def mean_at(ordering: str, key: str) -> list[float]:
@@ -136,10 +158,10 @@ def main(
     summary = {o: {"macro_kappa": mean_at(o, "macro_kappa"), "macro_alpha": mean_at(o, "macro_alpha")} for o in runs}
     record = {"dataset": dataset, "units": n, "train": len(train), "test": len(test), "codes": data.codes,
               "checkpoints": list(CHECKPOINTS), "seeds": seeds, "mean": summary, "runs": runs, "human": human,
-              "cpus": os.cpu_count()}
+              "cpus": os.cpu_count(), "tuning": tune}
 
     # calibration of the learned model after 400 decisions (seed 0), on the held-out units
-    proba_test = final_model.predict_proba(features[test], prior[test])
+    proba_test = final_model.predict_proba(final_features[test], prior[test])
     record["calibrated_codes"] = [c for c in data.codes if final_model.calibrated(c)]
     out.mkdir(parents=True, exist_ok=True)
     reliability_plot({"after 400 decisions": (proba_test, data.truth[test])}, out / f"reliability-{dataset}.png")
@@ -160,9 +182,9 @@ def main(
                       f"(against a majority that includes the worker: {human['median_alpha_vs_majority_including_self']:.3f})")
         gold_rows = np.flatnonzero(data.gold[:, 0] >= 0)
         at_200 = simulate(features, enc.vectors, prior, data.truth, train, gold_rows, data.codes, ordering="learned",
-                          checkpoints=(200,), at_least_one=False, seed=0)
-        proba = at_200.model.predict_proba(features[gold_rows], prior[gold_rows])
-        kappa, alpha = score(predict_labels(proba, False), data.gold[gold_rows], data.codes)
+                          checkpoints=(100, 200), at_least_one=False, seed=0, head=head(0), tuning=tuning)
+        proba = at_200.model.predict_proba(at_200.features[gold_rows], prior[gold_rows])
+        kappa, alpha = score(predict_labels(proba, False, exclusive=True), data.gold[gold_rows], data.codes)
         record["gold_after_200"] = {"items": len(gold_rows), "kappa": kappa["immigration"], "alpha": alpha["immigration"]}
         console.print(f"expert gold ({len(gold_rows)} items), model after 200 decisions: κ {kappa['immigration']:.3f}, α {alpha['immigration']:.3f}")
     (out / f"learning-{dataset}.json").write_text(json.dumps(record, indent=2, default=float))

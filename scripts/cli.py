@@ -27,6 +27,7 @@ from scripts.agree_cli import agree
 from scripts.analysis_cli import matrix, report
 from scripts.cluster_cli import cluster
 from scripts.exchange_cli import export, import_
+from scripts.tune_cli import tune
 
 app = typer.Typer(
     help="Loupe: LLM-assisted thematic coding of qualitative data, local-first.",
@@ -257,6 +258,7 @@ app.command()(export)
 app.command()(cluster)
 app.command()(report)
 app.command()(matrix)
+app.command()(tune)
 
 
 @app.command()

@@ -14,6 +14,15 @@ so a code with few decisions keeps sensible scores from its definition, and a co
 driven by the analysts. When enough decisions exist (see calibration.MIN_DECISIONS), the blended
 score is calibrated per code on out-of-fold predictions, so scores read as probabilities.
 Training is deterministic given the seed; 10,000 decisions train in seconds on 2 cores.
+
+Exclusive codebooks (`HeadConfig(exclusive=True)`): when each segment takes at most one code (a
+segment's rhetorical role, a yes/no scheme), one multinomial logistic regression over the codes
+plus "none" learns from every decided segment at once: an accepted code is that segment's class,
+and a segment whose suggestions were all rejected (no code replaced them) is "none". A rejection
+then teaches every code, not just one; on qabstracts this lifted macro kappa after 200 decisions
+from 0.02 (per-code heads, learned order) to about 0.5. `segment_features` adds the segment's
+words (TF-IDF unigrams and bigrams) to the context features: cue phrases such as "we propose" or
+"results show" carry the role that a topic-dominated embedding blurs.
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ class HeadConfig:
     prior_strength: float = 8.0  # decisions at which head and prior weigh equally
     calibrate: bool = True
     seed: int = 0
+    exclusive: bool = False  # codes exclude each other: one multinomial head with a "none" class
 
 
 def context_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequence[int]) -> np.ndarray:
@@ -74,6 +84,23 @@ def context_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequ
     return np.hstack([vectors, prev, nxt, pos]).astype(np.float32)
 
 
+def segment_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequence[int], texts: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Sparse CSR (n, 3 * dim + 4 + vocabulary): `context_features` beside TF-IDF of each text.
+
+    The vocabulary (unigrams and bigrams in at least two texts, sublinear tf) is fitted on the
+    texts given, all of a project's segments: no labels are used.
+    """
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    dense = sparse.csr_matrix(context_features(vectors, doc_ids, ordinals))
+    try:
+        words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, dtype=np.float32).fit_transform(texts)
+    except ValueError:  # no word occurs twice (a tiny project): context alone
+        return dense
+    return sparse.hstack([dense, words], format="csr", dtype=np.float32)
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
@@ -87,8 +114,19 @@ def latest_labels(decisions: Sequence[Decision], codes: Sequence[str]) -> dict[s
     return out
 
 
+def exclusive_labels(decisions: Sequence[Decision], codes: Sequence[str]) -> dict[int, tuple[int, ...]]:
+    """{segment index: accepted code columns}, () when all its latest decisions are rejections."""
+    out: dict[int, set[int]] = {}
+    for k, per_row in enumerate(latest_labels(decisions, codes).values()):
+        for row, y in per_row.items():
+            out.setdefault(row, set())
+            if y:
+                out[row].add(k)
+    return {row: tuple(sorted(ks)) for row, ks in out.items()}
+
+
 class LearnedHead:
-    """Per-code logistic regressions on context features, blended with a prior; see module docstring."""
+    """Logistic regressions on segment features, blended with a prior; see module docstring."""
 
     name = "learned-head"
 
@@ -98,21 +136,25 @@ class LearnedHead:
         self._models: dict[str, object] = {}
         self._counts: dict[str, int] = {c: 0 for c in self.codes}
         self._calibrators: dict[str, Calibrator | None] = {c: None for c in self.codes}
+        self._exclusive = None  # (model, decided rows) in exclusive mode
 
     def _new_model(self):  # type: ignore[no-untyped-def]
         from sklearn.linear_model import LogisticRegression
 
         return LogisticRegression(C=self.config.C, class_weight="balanced", max_iter=2000, random_state=self.config.seed)
 
-    def fit(self, features: np.ndarray, decisions: Sequence[Decision], prior: np.ndarray) -> "LearnedHead":
-        """Train on the decisions. features: (n, f); prior: (n, n_codes) zero-shot scores in [0, 1]."""
-        labels = latest_labels(decisions, self.codes)
+    def fit(self, features, decisions: Sequence[Decision], prior: np.ndarray) -> "LearnedHead":  # type: ignore[no-untyped-def]
+        """Train on the decisions. features: (n, f), dense or sparse; prior: (n, n_codes) zero-shot scores in [0, 1]."""
         self._models = {}
+        self._exclusive = None
+        self._calibrators = {c: None for c in self.codes}
+        if self.config.exclusive:
+            return self._fit_exclusive(features, decisions, prior)
+        labels = latest_labels(decisions, self.codes)
         for k, code in enumerate(self.codes):
             rows = np.fromiter(labels[code].keys(), dtype=np.int64, count=len(labels[code]))
             y = np.fromiter(labels[code].values(), dtype=np.int64, count=len(rows))
             self._counts[code] = len(rows)
-            self._calibrators[code] = None
             if len(rows) == 0 or len(np.unique(y)) < 2:
                 continue  # the prior alone (a head needs both accepts and rejects)
             model = self._new_model().fit(features[rows], y)
@@ -121,6 +163,66 @@ class LearnedHead:
                 oof = self._out_of_fold(features[rows], y, prior[rows, k])
                 self._calibrators[code] = fit_calibrator(oof, y) if oof is not None else None
         return self
+
+    # -- exclusive codebooks: one multinomial head over codes + "none" --------------------------
+
+    def _exclusive_rows(self, decisions: Sequence[Decision]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, class, weight): a segment with two accepted codes counts half for each."""
+        none = len(self.codes)
+        rows, classes, weights = [], [], []
+        for row, ks in exclusive_labels(decisions, self.codes).items():
+            for k in ks or (none,):
+                rows.append(row)
+                classes.append(k)
+                weights.append(1.0 / max(len(ks), 1))
+        return np.array(rows, dtype=np.int64), np.array(classes, dtype=np.int64), np.array(weights)
+
+    def _fit_exclusive(self, features, decisions: Sequence[Decision], prior: np.ndarray) -> "LearnedHead":  # type: ignore[no-untyped-def]
+        rows, y, w = self._exclusive_rows(decisions)
+        n_decided = len(np.unique(rows))
+        for code in self.codes:
+            self._counts[code] = n_decided
+        if len(np.unique(y)) < 2:
+            return self  # the prior alone
+        model = self._new_model().fit(features[rows], y, sample_weight=w)
+        self._exclusive = (model, n_decided)
+        if self.config.calibrate:
+            oof = self._exclusive_out_of_fold(features[rows], y, w, prior[rows], n_decided)
+            if oof is not None:
+                for k, code in enumerate(self.codes):
+                    self._calibrators[code] = fit_calibrator(oof[:, k], (y == k).astype(int))
+        return self
+
+    def _class_proba(self, model, features, n_classes: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """(n, n_codes + 1) class probabilities; a class the model never saw gets NaN."""
+        out = np.full((features.shape[0], n_classes), np.nan)
+        out[:, model.classes_] = model.predict_proba(features)
+        return out
+
+    def _exclusive_blend(self, model, features, prior: np.ndarray, n: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+        proba = self._class_proba(model, features, len(self.codes) + 1)[:, : len(self.codes)]
+        seen = ~np.isnan(proba[0])
+        out = np.array(prior, dtype=float, copy=True)
+        out[:, seen] = self._blend(logit(proba[:, seen]), prior[:, seen], n)
+        return out
+
+    def _exclusive_out_of_fold(self, x, y: np.ndarray, w: np.ndarray, prior: np.ndarray, n: int) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        if len(y) < 10:
+            return None
+        counts = np.bincount(y)
+        stratify = counts[counts > 0].min() >= 3
+        folds = (StratifiedKFold if stratify else KFold)(n_splits=3, shuffle=True, random_state=self.config.seed)
+        out = np.empty((len(y), len(self.codes)))
+        for train, test in folds.split(x, y):
+            if len(np.unique(y[train])) < 2:
+                return None
+            m = self._new_model().fit(x[train], y[train], sample_weight=w[train])
+            out[test] = self._exclusive_blend(m, x[test], prior[test], int(n * 2 / 3))
+        return out
+
+    # -- per-code heads -------------------------------------------------------------------------
 
     def _out_of_fold(self, x: np.ndarray, y: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
         """Blended scores for the decided rows, each predicted by a model that did not see it."""
@@ -141,16 +243,21 @@ class LearnedHead:
         lam = n / (n + self.config.prior_strength)
         return _sigmoid(lam * z_head + (1 - lam) * logit(prior))
 
-    def predict_proba(self, features: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    def predict_proba(self, features, prior: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
         """float (n, n_codes) probabilities; column k is self.codes[k]."""
-        out = np.array(prior, dtype=float, copy=True)
+        if self._exclusive is not None:
+            model, n = self._exclusive
+            out = self._exclusive_blend(model, features, prior, n)
+        else:
+            out = np.array(prior, dtype=float, copy=True)
+            for k, code in enumerate(self.codes):
+                model = self._models.get(code)
+                if model is not None:
+                    out[:, k] = self._blend(model.decision_function(features), prior[:, k], self._counts[code])  # type: ignore[attr-defined]
         for k, code in enumerate(self.codes):
-            model = self._models.get(code)
-            if model is None:
-                continue
-            p = self._blend(model.decision_function(features), prior[:, k], self._counts[code])  # type: ignore[attr-defined]
             cal = self._calibrators.get(code)
-            out[:, k] = cal(p) if cal is not None else p
+            if cal is not None:
+                out[:, k] = cal(out[:, k])
         return out
 
     def calibrated(self, code: str) -> bool:

@@ -146,3 +146,52 @@ def rank_pairs(
     ranks = np.empty(m, dtype=np.float64)
     ranks[np.asarray(order, dtype=np.int64)] = np.arange(m, dtype=np.float64)
     return ranks
+
+
+def with_none(proba: np.ndarray) -> np.ndarray:
+    """(n, n_codes + 1): exclusive codes' probabilities and, last, P(no code) = 1 - their sum (clipped)."""
+    none = np.clip(1.0 - proba.sum(axis=1, keepdims=True), 0.0, 1.0)
+    return np.hstack([proba, none])
+
+
+def review_segments(
+    proba: np.ndarray,
+    vectors: np.ndarray,
+    open_rows: np.ndarray,
+    k: int,
+    *,
+    explore: float = 0.5,
+    rng: np.random.Generator | None = None,
+    diversity: float = 0.9,
+) -> list[tuple[int, int]]:
+    """The next k (segment row, code column) suggestions for an exclusive codebook.
+
+    Each segment is shown once, with its most likely code. A share (1 - explore) of the batch
+    comes in order of the smallest margin between a segment's two most likely outcomes (a code or
+    none), skipping one closer than `diversity` (cosine) to a segment already in the batch; the
+    rest is drawn at random from the open segments. Uncertainty alone chases the current model's
+    blind spots and under-samples what it has not seen at all: on qabstracts the mix beat both
+    pure margin and random order at 100 and 200 decisions (README).
+    proba: (n, n_codes); vectors: (n, dim) L2-normalised; open_rows: rows not yet decided.
+    """
+    rng = rng or np.random.default_rng(0)
+    k = min(k, len(open_rows))
+    full = with_none(proba)
+    top = np.sort(full[open_rows], axis=1)
+    margin = top[:, -1] - top[:, -2]
+    want = k - int(round(explore * k))
+    candidates = open_rows[np.argsort(margin, kind="stable")][: max(k * 20, 200)]
+    picked: list[int] = []
+    for i in candidates:
+        if len(picked) >= want:
+            break
+        if not picked or float(np.max(vectors[picked] @ vectors[i])) <= diversity:
+            picked.append(int(i))
+    for i in candidates:  # too few diverse ones: fill up in margin order
+        if len(picked) >= want:
+            break
+        if int(i) not in picked:
+            picked.append(int(i))
+    rest = np.setdiff1d(open_rows, picked)
+    picked += [int(i) for i in rng.choice(rest, size=k - len(picked), replace=False)]
+    return [(i, int(np.argmax(proba[i]))) for i in picked]

@@ -114,6 +114,7 @@ class SentenceTransformerEmbedder:
         else:
             path = Path(model).expanduser() if Path(model).expanduser().exists() else None
             self.model_id = str(model) if path is None else path.resolve().name
+        self.source = str(path) if path else str(model)  # what to load again (e.g. to fine-tune a copy)
         try:
             self._st = SentenceTransformer(
                 str(path) if path else str(model), device=self.device, local_files_only=True

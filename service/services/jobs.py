@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from models.base import Encoded, Segment, Span
 from models.classifiers.learned import Decision as Label
-from models.classifiers.learned import HeadConfig, LearnedHead, context_features
+from models.classifiers.learned import HeadConfig, LearnedHead, segment_features
 from models.classifiers.review import rank_pairs
 from service.components import Pipeline
 from service.services.projects import Caller, as_codebook, current_codebook, in_project
@@ -126,7 +126,7 @@ class JobRun:
             self._progress(done=hi)
         proba = prior
         if entries:
-            proba, model_name, used = self._learn(segs, entries, prior, classifier.codes, codebook.fingerprint)
+            proba, model_name, used = self._learn(segs, entries, prior, classifier.codes, codebook)
             self._progress(decisions_used=used, model=model_name)
             for lo in range(0, n, self.chunk):  # pass 2: proposals from the learned scores
                 hi = min(n, lo + self.chunk)
@@ -153,17 +153,22 @@ class JobRun:
                 s.execute(insert(SegmentVector), changed)
         return encoded
 
-    def _learn(self, segs: _Segs, entries: list, prior: np.ndarray, codes: list[str], fingerprint: str) -> tuple[np.ndarray, str, int]:
-        """Fit the head on every coder's latest decision per (segment, code); returns (proba, model name, labels used)."""
+    def _learn(self, segs: _Segs, entries: list, prior: np.ndarray, codes: list[str], codebook) -> tuple[np.ndarray, str, int]:  # type: ignore[no-untyped-def]
+        """Fit the head on every coder's latest decision per (segment, code); returns (proba, model name, labels used).
+
+        Features: context and words (segment_features); an exclusive codebook gets the multinomial head.
+        """
         row_of = {int(i): k for k, i in enumerate(segs.ids)}
         latest: dict[tuple[int, str], bool] = {}
         for segment_id, effects in entries:
             for code, applied in effects.items():
                 latest[(segment_id, code)] = bool(applied)
         labels = [Label(row_of[sid], code, applied) for (sid, code), applied in latest.items() if sid in row_of]
-        features = context_features(segs.vectors, segs.doc_ids, [s.ordinal for s in segs.segments])
-        head = LearnedHead(codes, HeadConfig(seed=0)).fit(features, labels, prior)
-        return head.predict_proba(features, prior).astype(np.float32), f"learned-head:{fingerprint}:{len(labels)}", len(labels)
+        features = segment_features(segs.vectors, segs.doc_ids, [s.ordinal for s in segs.segments], [s.text for s in segs.segments])
+        config = HeadConfig(C=1.0, exclusive=True, seed=0) if codebook.exclusive else HeadConfig(seed=0)
+        head = LearnedHead(codes, config).fit(features, labels, prior)
+        kind = "learned-exclusive" if codebook.exclusive else "learned-head"
+        return head.predict_proba(features, prior).astype(np.float32), f"{kind}:{codebook.fingerprint}:{len(labels)}", len(labels)
 
     def _store(self, segs: _Segs, lo: int, hi: int, encoded: Encoded, scores: np.ndarray, classifier, book: CodebookVersion, model: str, stats: dict) -> None:  # type: ignore[no-untyped-def]
         """Upsert the chunk's proposals; existing suggestions not proposed again get the new score."""

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from models.classifiers.calibration import MIN_DECISIONS, expected_calibration_error, fit_calibrator
-from models.classifiers.learned import Decision, HeadConfig, LearnedHead, context_features, latest_labels
-from models.classifiers.review import entropy, nearest_accepted, review_order
+from eval.simulation import predict_labels
+from models.classifiers.learned import (Decision, HeadConfig, LearnedHead, context_features, exclusive_labels, latest_labels,
+                                        segment_features)
+from models.classifiers.review import entropy, nearest_accepted, review_order, review_segments, with_none
 
 
 def _toy(n_docs: int = 60, per_doc: int = 6, dim: int = 16, seed: int = 0):
@@ -98,3 +100,63 @@ def test_nearest_accepted_examples():
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     [near] = nearest_accepted(v, [0, 1], [2], k=2)
     assert near[0][0] == 0 and near[0][1] > near[1][1]
+
+
+def _exclusive_toy(n_docs: int = 80, per_doc: int = 5, dim: int = 6, seed: int = 0):
+    """Exclusive roles by position: first = intro, last = outro, the second = none, others = body."""
+    v, docs, ords, _ = _toy(n_docs=n_docs, per_doc=per_doc, dim=dim, seed=seed)
+    role = np.array([0 if o == 0 else 2 if o == per_doc - 1 else -1 if o == 1 else 1 for o in ords])
+    return v, docs, ords, role
+
+
+def test_exclusive_labels_and_head_learn_every_code_from_every_decision():
+    codes = ["intro", "body", "outro"]
+    assert exclusive_labels([Decision(1, "body", False), Decision(1, "intro", True), Decision(2, "outro", False)], codes) == {1: (0,), 2: ()}
+    v, docs, ords, role = _exclusive_toy()
+    f = context_features(v, docs, ords)
+    prior = np.full((len(role), 3), 0.2)
+    decisions = []
+    for i in range(200):  # one decision per segment: the suggestion "body", accepted or replaced
+        decisions.append(Decision(i, "body", bool(role[i] == 1)))
+        if role[i] in (0, 2):
+            decisions.append(Decision(i, codes[role[i]], True))
+    head = LearnedHead(codes, HeadConfig(C=1.0, exclusive=True, seed=0)).fit(f, decisions, prior)
+    p = head.predict_proba(f[200:], prior[200:])
+    pred = predict_labels(p, at_least_one=False, exclusive=True)
+    want = np.zeros_like(pred)
+    coded = np.flatnonzero(role[200:] >= 0)
+    want[coded, role[200:][coded]] = 1
+    assert (pred == want).all(axis=1).mean() > 0.95  # including "none" for the second segments
+    assert all(head.calibrated(c) for c in codes)
+    assert np.all(p >= 0) and np.all(p <= 1)
+
+
+def test_exclusive_head_keeps_prior_for_codes_without_examples():
+    v, docs, ords, role = _exclusive_toy()
+    f = context_features(v, docs, ords)
+    prior = np.full((len(role), 3), 0.3)
+    decisions = [Decision(i, "intro", bool(role[i] == 0)) for i in range(100)]  # intro or none, nothing else
+    p = LearnedHead(["intro", "body", "outro"], HeadConfig(exclusive=True, calibrate=False)).fit(f, decisions, prior).predict_proba(f, prior)
+    assert np.allclose(p[:, 1:], 0.3) and p[role == 0, 0].mean() > 0.8
+
+
+def test_segment_features_add_words_to_context():
+    v, docs, ords, _ = _toy(n_docs=3, per_doc=2, dim=4)
+    texts = ["we propose a tool", "results show gains", "we propose a method", "results show losses", "we propose", "results show"]
+    x = segment_features(v, docs, ords, texts)
+    assert x.shape[0] == 6 and x.shape[1] > 3 * 4 + 4
+    assert np.allclose(x[:, : 3 * 4 + 4].toarray(), context_features(v, docs, ords))
+    assert segment_features(v[:2], docs[:2], ords[:2], ["alpha", "beta"]).shape[1] == 3 * 4 + 4  # no shared word: context only
+
+
+def test_review_segments_margin_diversity_and_exploration():
+    proba = np.array([[0.45, 0.44, 0.0], [0.45, 0.44, 0.0], [0.9, 0.05, 0.0], [0.3, 0.3, 0.3], [0.1, 0.1, 0.1]])
+    vectors = np.eye(5, dtype=np.float32)
+    vectors[1] = vectors[0]  # rows 0 and 1 are the same passage
+    assert np.allclose(with_none(proba)[:, -1], [0.11, 0.11, 0.05, 0.1, 0.7])
+    picks = review_segments(proba, vectors, np.arange(5), 3, explore=0.0)
+    assert picks[0] == (3, 0) and picks[1] in [(0, 0), (1, 0)] and picks[2] == (4, 0)  # smallest margins; the duplicate skipped
+    assert sorted(review_segments(proba, vectors, np.array([2, 4]), 5)) == [(2, 0), (4, 0)]  # only open rows, at most all
+    rows = [[i for i, _ in review_segments(proba, vectors, np.arange(5), 2, rng=np.random.default_rng(s))] for s in range(20)]
+    assert all(r[0] == 3 for r in rows)  # half by margin ...
+    assert len({r[1] for r in rows}) >= 3  # ... half at random

@@ -1,0 +1,55 @@
+"""`loupe tune`: fine-tune the sentence encoder on a project's decisions (service.services.tuning)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.base import LoupeError
+from scripts.cli_common import DatabaseUrl, DataDir, fail, open_database
+
+console = Console()
+
+
+def tune(
+    project: Annotated[int, typer.Option(help="the project whose decisions teach the encoder")],
+    out: Annotated[Path, typer.Option(help="folder for the tuned model (a sentence-transformers folder) and loupe-tune.json")],
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="share of decided segments held out to compare base and tuned")] = 0.2,
+    epochs: Annotated[int, typer.Option(min=1, max=50)] = 4,
+    seed: Annotated[int, typer.Option()] = 0,
+    force: Annotated[bool, typer.Option(help="save the tuned model even when it does not beat the base one")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Fine-tune the encoder on the project's decisions; save it only if it beats the base encoder on held-out decisions.
+
+    Use the saved folder with LOUPE_EMBEDDER_MODEL=OUT (then re-run suggestions). Needs decisions on
+    at least 100 segments. About a minute per 400 decided segments on 2 CPU cores.
+    """
+    from models.classifiers.finetune import FineTuneConfig
+    from service.components import build_embedder
+    from service.services.tuning import REPORT, tune_project
+
+    settings, db = open_database(data_dir, database_url)
+    try:
+        source = build_embedder(settings, use_cache=False).source
+        report = tune_project(db, project_id=project, model=source, out=out, holdout=holdout, force=force,
+                              config=FineTuneConfig(epochs=epochs, seed=seed), say=lambda m: console.print(m, highlight=False))
+    except LoupeError as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+    table = Table(title=f"Held-out decisions ({report['held_out']} segments)", title_justify="left")
+    for col in ("encoder", "accuracy", "macro F1"):
+        table.add_column(col)
+    for name in ("base", "tuned"):
+        table.add_row(name, f"{report['held_out_accuracy'][name]:.3f}", f"{report['held_out_macro_f1'][name]:.3f}")
+    console.print(table)
+    if report["saved"]:
+        console.print(f"Saved the tuned encoder to {out}. Use it with LOUPE_EMBEDDER_MODEL={out}", highlight=False)
+    else:
+        console.print(f"The tuned encoder is not better on held-out decisions: nothing saved (report in {out / REPORT}).", highlight=False)

@@ -1,0 +1,101 @@
+"""Fine-tune a project's sentence encoder on its analysts' decisions (`loupe tune`).
+
+The project's decided segments (every coder's latest decision per segment and code) become
+labelled examples: a segment's label is the set of codes accepted on it, "none" when every
+suggestion on it was rejected. A share of them (`holdout`) is kept out; the encoder is
+fine-tuned on the rest (models.classifiers.finetune) and the learned head is trained on each
+encoder's embeddings. Only when the tuned head beats the base head on the held-out decisions is an
+encoder saved: it is then tuned again on every decided segment and written to `out`, a
+sentence-transformers folder to use as LOUPE_EMBEDDER_MODEL. Nothing in the project changes; the
+comparison is written beside the model as loupe-tune.json either way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from sqlalchemy import select
+
+from models.base import LoupeError
+from models.classifiers.finetune import FineTuneConfig, better_on_held_out, encode, fine_tune, load_trainable, macro_f1
+from models.classifiers.learned import Decision as Label
+from models.classifiers.learned import HeadConfig, LearnedHead, exclusive_labels, segment_features
+from models.classifiers.review import with_none
+from service.services.projects import as_codebook, current_codebook, get_project
+from service.storage.db import Database
+from service.storage.tables import Decision, SegmentRow
+
+REPORT = "loupe-tune.json"
+
+
+def _decided(db: Database, project_id: int):  # type: ignore[no-untyped-def]
+    with db.read() as s:
+        project = get_project(s, project_id)
+        codebook = as_codebook(current_codebook(s, project))
+        rows = s.execute(select(SegmentRow.id, SegmentRow.document_id, SegmentRow.ordinal, SegmentRow.text)
+                         .where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)).all()
+        entries = s.execute(select(Decision.segment_id, Decision.effects).where(Decision.project_id == project.id).order_by(Decision.id)).all()
+    row_of = {int(r.id): k for k, r in enumerate(rows)}
+    latest: dict[tuple[int, str], bool] = {}
+    for segment_id, effects in entries:
+        for code, applied in effects.items():
+            latest[(int(segment_id), code)] = bool(applied)
+    codes = list(codebook.codes)
+    labels = [Label(row_of[sid], code, applied) for (sid, code), applied in latest.items() if sid in row_of and code in codebook.codes]
+    return codebook, rows, codes, labels
+
+
+def tune_project(db: Database, *, project_id: int, model: str, out: Path, config: FineTuneConfig = FineTuneConfig(),
+                 holdout: float = 0.2, force: bool = False, say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Fine-tune `model` (a local sentence-transformers folder) on the project's decisions; see module docstring.
+
+    Returns the report (also written to out/loupe-tune.json). Raises LoupeError when the project
+    has too few decided segments or labels to learn from.
+    """
+    codebook, rows, codes, labels = _decided(db, project_id)
+    per_row = exclusive_labels(labels, codes)
+    if len(per_row) < config.min_decisions:
+        raise LoupeError(f"fine-tuning needs decisions on at least {config.min_decisions} segments; project {project_id} has {len(per_row)}")
+    texts = [r.text for r in rows]
+    doc_ids, ordinals = [r.document_id for r in rows], [r.ordinal for r in rows]
+    decided = np.array(sorted(per_row), dtype=np.int64)
+    rng = np.random.default_rng(config.seed)
+    held = np.sort(rng.choice(decided, size=max(1, int(round(holdout * len(decided)))), replace=False))
+    fit_rows = np.setdiff1d(decided, held)
+    fit_labels = [lab for lab in labels if lab.index not in set(held.tolist())]
+    none = len(codes)
+    truth = np.array([per_row[r][0] if per_row[r] else none for r in held])
+    prior = np.full((len(rows), len(codes)), 0.5)
+    head_config = HeadConfig(C=1.0, exclusive=codebook.exclusive, calibrate=False, seed=config.seed)
+
+    def held_out_scores(vectors: np.ndarray) -> np.ndarray:
+        features = segment_features(vectors, doc_ids, ordinals, texts)
+        head = LearnedHead(codes, head_config).fit(features, fit_labels, prior)
+        return with_none(head.predict_proba(features[held], prior[held]))
+
+    t0 = time.perf_counter()
+    say(f"{len(decided)} decided segments: tuning on {len(fit_rows)}, comparing on {len(held)} held out")
+    base = held_out_scores(encode(load_trainable(model), texts))
+    tuned_model = fine_tune(load_trainable(model), [texts[i] for i in fit_rows], [per_row[i] for i in fit_rows], config)
+    tuned = held_out_scores(encode(tuned_model, texts))
+    better = better_on_held_out(base, tuned, truth)
+    report: dict[str, Any] = {
+        "project": project_id, "base_model": model, "codebook_exclusive": codebook.exclusive,
+        "decided_segments": len(decided), "held_out": len(held),
+        "held_out_accuracy": {"base": float((np.argmax(base, 1) == truth).mean()), "tuned": float((np.argmax(tuned, 1) == truth).mean())},
+        "held_out_macro_f1": {"base": macro_f1(base, truth), "tuned": macro_f1(tuned, truth)}, "better": better, "saved": False,
+        "config": vars(config),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if better or force:
+        say("tuned encoder is better on held-out decisions: tuning on all of them" if better else "saving although not better (--force)")
+        final = fine_tune(load_trainable(model), [texts[i] for i in decided], [per_row[i] for i in decided], config)
+        final.save(str(out))
+        report["saved"] = True
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    (out / REPORT).write_text(json.dumps(report, indent=2))
+    return report

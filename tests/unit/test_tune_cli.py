@@ -1,0 +1,91 @@
+"""`loupe tune`: fine-tuning the encoder on a project's decisions, compared on held-out decisions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from scripts.cli import app
+
+ROLES = {
+    "claim": ["We show that {t} improves {u}.", "Our results demonstrate that {t} reduces {u}.", "We find that {t} predicts {u}."],
+    "method": ["We interviewed {n} practitioners about {t}.", "We analysed {n} repositories that use {t}.", "We surveyed {n} teams on {t}."],
+}
+TOPICS = ["code review", "pair programming", "continuous integration", "static analysis", "test automation", "refactoring",
+          "technical debt", "requirements elicitation", "onboarding", "release planning"]
+OUTCOMES = ["defects", "build time", "turnover", "rework", "latency", "cost"]
+
+
+def _project(tmp_path, decided: int):  # type: ignore[no-untyped-def]
+    """A SQLite project with an exclusive two-code codebook, one sentence per segment, `decided` of them coded."""
+    from service.services import ledger
+    from service.services.documents import store_documents, text_document
+    from service.services.projects import Caller, create_project
+    from service.settings import get_settings
+    from service.storage.db import Database
+    from models.text.segment import SegmentationConfig
+
+    settings = get_settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database)
+    db.migrate()
+    book = {"name": "roles", "exclusive": True, "codes": [
+        {"id": "claim", "name": "Claim", "definition": "A finding the authors report."},
+        {"id": "method", "name": "Method", "definition": "How the study was done."}]}
+    rng = np.random.default_rng(0)
+    truth = []
+    with db.write() as s:
+        project, owner, _ = create_project(s, name="t", owner_name="lead", codebook=book)
+        caller = Caller(owner.id, project.id, owner.name, owner.role)
+        docs = []
+        for d in range(40):
+            lines = []
+            for _ in range(4):
+                role = str(rng.choice(list(ROLES)))
+                lines.append(str(rng.choice(ROLES[role])).format(t=rng.choice(TOPICS), u=rng.choice(OUTCOMES), n=int(rng.integers(5, 90))))
+                truth.append(role)
+            docs.append(text_document(f"abstract{d}.txt", " ".join(lines)))
+        store_documents(s, project=project, documents=docs, coder=caller, data=b"test", segmentation=SegmentationConfig(unit="sentence"))
+        s.flush()
+        from service.storage.tables import SegmentRow
+        from sqlalchemy import select
+
+        ids = list(s.scalars(select(SegmentRow.id).where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)))
+        assert len(ids) == len(truth)
+        for sid, role in list(zip(ids, truth))[:decided]:
+            ledger.record(s, project=project, coder=caller, data=ledger.DecisionInput(verdict="add", segment_id=sid, code=role))
+        pid = project.id
+    db.dispose()
+    return pid, settings
+
+
+def test_tune_compares_on_held_out_decisions_and_saves_a_loadable_encoder(tmp_path, monkeypatch):
+    pid, settings = _project(tmp_path, decided=120)
+    monkeypatch.setenv("LOUPE_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["tune", "--project", str(pid), "--out", str(out), "--epochs", "2", "--force"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "loupe-tune.json").read_text())
+    assert report["decided_segments"] == 120 and report["held_out"] == 24 and report["codebook_exclusive"]
+    assert report["saved"] and "Held-out decisions" in result.output
+    assert set(report["held_out_macro_f1"]) == {"base", "tuned"}
+    # the saved folder is a model Loupe loads as its embedder
+    from models.embedders.sentence_transformers import SentenceTransformerEmbedder
+
+    tuned = SentenceTransformerEmbedder(str(out), threads=2)
+    v = tuned.encode(["We show that refactoring reduces cost.", "We surveyed 12 teams on onboarding."])
+    assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+
+
+def test_tune_refuses_too_few_decisions_and_keeps_the_project(tmp_path, monkeypatch):
+    pid, settings = _project(tmp_path, decided=30)
+    monkeypatch.setenv("LOUPE_DATA_DIR", str(settings.data_dir))
+    out = tmp_path / "tuned"
+    result = CliRunner().invoke(app, ["tune", "--project", str(pid), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "at least 100 segments" in result.output and "has 30" in result.output
+    assert not (out / "config.json").exists()
+    bad = CliRunner().invoke(app, ["tune", "--project", "999", "--out", str(out)])
+    assert bad.exit_code == 2 and "999" in bad.output
