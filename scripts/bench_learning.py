@@ -12,7 +12,8 @@ averaged over seeds, beside the human coders' own agreement:
   worker's alpha against the majority of the *other* workers (median over workers with at least
   20 held-out sentences); the 136 expert gold items are scored separately.
 Both codebooks are exclusive (a sentence has one rhetorical role; a sentence is about immigration
-or not), so the head is the multinomial one on context and word features. With --tune (default),
+or not), so the head is the multinomial one on context and word features (the per-code heads
+serve multi-label codebooks). With --tune (default),
 from 100 decisions the encoder is fine-tuned on the decisions at each checkpoint and used once a
 tuned encoder has beaten the frozen one on decisions it was not tuned on (eval.simulation).
 Writes learning-<dataset>.json, learning-<dataset>.png and a reliability plot of the final model.
@@ -109,7 +110,7 @@ def main(
         codebook = load_codebook(Path(str(resources.files("eval.data").joinpath("qabstracts_codebook.yaml"))))
     elif dataset == "benoit":
         data = load_benoit(SHARED / "benoit2016_crowd_immigration")
-        codebook = parse_codebook({"name": "immigration", "codes": [{
+        codebook = parse_codebook({"name": "immigration", "exclusive": True, "codes": [{
             "id": "immigration", "name": "Immigration policy",
             "definition": "The sentence refers to immigration policy: immigrants, asylum, borders, visas, migration controls or integration of migrants.",
             "examples": ["We will introduce an annual limit on the number of non-EU economic migrants.",
@@ -138,7 +139,7 @@ def main(
     at_least_one = False
 
     def head(seed: int) -> HeadConfig:
-        return HeadConfig(C=1.0, exclusive=True, seed=seed)
+        return HeadConfig(C=1.0, exclusive=codebook.exclusive, seed=seed)
 
     runs: dict[str, list[list[dict]]] = {"learned": [], "random": []}
     final_model = None
@@ -184,7 +185,7 @@ def main(
         at_200 = simulate(features, enc.vectors, prior, data.truth, train, gold_rows, data.codes, ordering="learned",
                           checkpoints=(100, 200), at_least_one=False, seed=0, head=head(0), tuning=tuning)
         proba = at_200.model.predict_proba(at_200.features[gold_rows], prior[gold_rows])
-        kappa, alpha = score(predict_labels(proba, False, exclusive=True), data.gold[gold_rows], data.codes)
+        kappa, alpha = score(predict_labels(proba, False, exclusive=codebook.exclusive), data.gold[gold_rows], data.codes)
         record["gold_after_200"] = {"items": len(gold_rows), "kappa": kappa["immigration"], "alpha": alpha["immigration"]}
         console.print(f"expert gold ({len(gold_rows)} items), model after 200 decisions: κ {kappa['immigration']:.3f}, α {alpha['immigration']:.3f}")
     (out / f"learning-{dataset}.json").write_text(json.dumps(record, indent=2, default=float))

@@ -19,7 +19,7 @@ def tune(
     project: Annotated[int, typer.Option(help="the project whose decisions teach the encoder")],
     out: Annotated[Path, typer.Option(help="folder for the tuned model (a sentence-transformers folder) and loupe-tune.json")],
     holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="share of decided segments held out to compare base and tuned")] = 0.2,
-    epochs: Annotated[int, typer.Option(min=1, max=50)] = 4,
+    epochs: Annotated[int, typer.Option(min=1, max=50)] = 3,
     seed: Annotated[int, typer.Option()] = 0,
     force: Annotated[bool, typer.Option(help="save the tuned model even when it does not beat the base one")] = False,
     data_dir: DataDir = None,

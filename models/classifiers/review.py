@@ -195,3 +195,25 @@ def review_segments(
     rest = np.setdiff1d(open_rows, picked)
     picked += [int(i) for i in rng.choice(rest, size=k - len(picked), replace=False)]
     return [(i, int(np.argmax(proba[i]))) for i in picked]
+
+
+def segment_ranks(proba: np.ndarray, vectors: np.ndarray, rows: np.ndarray, scores: np.ndarray, *, batch: int = 50, seed: int = 0) -> np.ndarray:
+    """Review rank of each stored suggestion for an exclusive codebook (0 = first).
+
+    rows: int (m,) the segment row of each suggestion; scores: (m,) their scores. The segments
+    are ordered as the simulation reviews them: the first `batch` (the decisions until the next
+    retrain) by review_segments, margin with diversity mixed with random ones, then the rest by
+    margin. A segment's suggestions stay together, its most likely code first.
+    """
+    segments = np.unique(rows)
+    head = review_segments(proba, vectors, segments, min(batch, len(segments)), rng=np.random.default_rng(seed))
+    first = [i for i, _ in head]
+    rest = np.setdiff1d(segments, first)
+    top = np.sort(with_none(proba[rest]), axis=1)
+    order = first + [int(i) for i in rest[np.argsort(top[:, -1] - top[:, -2], kind="stable")]]
+    position = {row: k for k, row in enumerate(order)}
+    seg_rank = np.array([position[int(r)] for r in rows], dtype=np.float64)
+    by = np.lexsort((-np.asarray(scores, dtype=float), seg_rank))
+    ranks = np.empty(len(rows), dtype=np.float64)
+    ranks[by] = np.arange(len(rows), dtype=np.float64)
+    return ranks

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from models.base import Encoded, Segment, Span
 from models.classifiers.learned import Decision as Label
 from models.classifiers.learned import HeadConfig, LearnedHead, segment_features
-from models.classifiers.review import rank_pairs
+from models.classifiers.review import rank_pairs, segment_ranks
 from service.components import Pipeline
 from service.services.projects import Caller, as_codebook, current_codebook, in_project
 from service.storage.db import Database
@@ -137,7 +137,7 @@ class JobRun:
 
         counts = rerank(self.db, self.pipeline, codebook_id=book.id, codebook=codebook, segment_ids=segs.ids, segments=segs.segments,
                         progress=lambda **c: self._progress(**c))
-        self._prioritise(project, book, segs, classifier.codes)
+        self._prioritise(project, book, segs, classifier.codes, proba if codebook.exclusive else None)
         self._progress(model=model_name, suggestions_new=stats["new"], suggestions_updated=stats["updated"], **counts)
 
     def _encode(self, segs: _Segs, lo: int, hi: int, stored_model: list[str | None]) -> Encoded:
@@ -203,7 +203,9 @@ class JobRun:
                     row.score, row.model, row.job_id = float(scores[row_of[sid], col[code]]), model, self.job_id
                     stats["updated"] += 1
 
-    def _prioritise(self, project: Project, book: CodebookVersion, segs: _Segs, codes: list[str]) -> None:
+    def _prioritise(self, project: Project, book: CodebookVersion, segs: _Segs, codes: list[str], exclusive: np.ndarray | None) -> None:
+        """Store each suggestion's review rank. exclusive: the segments' code probabilities when the
+        codebook's codes exclude each other; segments are then ranked as a whole (segment_ranks)."""
         with self.db.read() as s:
             rows = s.execute(select(Suggestion.id, Suggestion.segment_id, Suggestion.code, Suggestion.score)
                              .where(Suggestion.codebook_id == book.id).order_by(Suggestion.id)).all()
@@ -213,11 +215,15 @@ class JobRun:
         row_of = {int(i): k for k, i in enumerate(segs.ids)}
         code_ix = {c: j for j, c in enumerate(codes)}
         keep = [r for r in rows if r.segment_id in row_of]
-        ranks = rank_pairs(
-            np.array([r.score for r in keep]), np.array([code_ix.get(r.code, -1) for r in keep]),
-            segs.vectors[[row_of[r.segment_id] for r in keep]], mode=project.queue_mode,  # type: ignore[arg-type]
-            decisions_per_code={code_ix[c]: int(v) for c, v in per_code.items() if c in code_ix},
-        )
+        if exclusive is not None:
+            ranks = segment_ranks(exclusive, segs.vectors, np.array([row_of[r.segment_id] for r in keep]),
+                                  np.array([r.score for r in keep]), batch=project.retrain_every or 50, seed=self.job_id)
+        else:
+            ranks = rank_pairs(
+                np.array([r.score for r in keep]), np.array([code_ix.get(r.code, -1) for r in keep]),
+                segs.vectors[[row_of[r.segment_id] for r in keep]], mode=project.queue_mode,  # type: ignore[arg-type]
+                decisions_per_code={code_ix[c]: int(v) for c, v in per_code.items() if c in code_ix},
+            )
         with self.db.write() as s:
             s.execute(update(Suggestion), [{"id": r.id, "priority": float(p)} for r, p in zip(keep, ranks)])
 

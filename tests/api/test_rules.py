@@ -260,3 +260,30 @@ def test_deactivate_and_rotate_tokens(server):
     assert dee.get("/me").status_code == 401
     assert Api(server.url, rotated["token"]).ok("GET", "/me")["name"] == "dee"
     assert owner.patch(f"/projects/{pid}/coders/999999", json={"active": False}).status_code == 404
+
+
+def test_exclusive_codebook_retrains_one_head_and_queues_whole_segments(server):
+    book = {"name": "roles", "exclusive": True, "codes": [
+        {"id": "trust", "name": "Trust", "definition": "Someone relies on or believes in a partner."},
+        {"id": "money", "name": "Money", "definition": "Funding, budgets, contracts and payment."}]}
+    pid, owner = new_project(server.url, retrain_every=6, threshold=0.0, codebook=book)
+    text = "\n\n".join(["We trusted the board completely.", "The budget was cut in March.", "I believe the coordinator keeps her word.",
+                        "Contracts were paid late.", "They rely on us to deliver.", "The grant ran out.", "Nobody doubted the chair.",
+                        "Money decided everything."])
+    owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": "a.txt", "text": text})
+    wait_for_job(owner, pid, owner.ok("POST", f"/projects/{pid}/jobs", 202, json={"kind": "suggest"})["id"])
+    segments = owner.ok("GET", f"/projects/{pid}/segments", params={"limit": 100})
+    assert len(segments) >= 6
+    for seg in segments[:6]:
+        code = "money" if any(w in seg["text"] for w in ("budget", "Contracts", "grant", "Money")) else "trust"
+        owner.ok("POST", f"/projects/{pid}/decisions", 201, json={"segment_id": seg["id"], "code": code, "verdict": "add"})
+    retrain = [j for j in owner.ok("GET", f"/projects/{pid}/jobs") if j["kind"] == "retrain"]
+    done = wait_for_job(owner, pid, retrain[0]["id"])
+    assert done["status"] == "done", done["error"]
+    assert done["counts"]["model"].startswith("learned-exclusive")
+    items = owner.ok("GET", f"/projects/{pid}/queue", params={"limit": 200})["items"]
+    order = [i["segment"]["id"] for i in items]
+    assert order and order == sorted(order, key=order.index)  # a segment's suggestions come together
+    for seg in set(order):  # its most likely code first
+        scores = [i["suggestion"]["score"] for i in items if i["segment"]["id"] == seg]
+        assert scores == sorted(scores, reverse=True)

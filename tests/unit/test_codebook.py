@@ -64,3 +64,13 @@ def test_unreadable_files(tmp_path, name, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(CodebookError, match="no such codebook file"):
         load_codebook(tmp_path / "nope.yaml")
+
+
+def test_exclusive_flag():
+    one = [{"id": "a", "name": "A", "definition": "d"}, {"id": "b", "name": "B", "definition": "e"}]
+    assert parse_codebook({"name": "x", "codes": one}).exclusive is False
+    book = parse_codebook({"name": "x", "exclusive": True, "codes": one})
+    assert book.exclusive is True
+    assert book.fingerprint != parse_codebook({"name": "x", "codes": one}).fingerprint  # a different codebook version
+    with pytest.raises(CodebookError, match="exclusive"):
+        parse_codebook({"name": "x", "exclusive": "yes", "codes": one})

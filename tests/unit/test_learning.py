@@ -160,3 +160,17 @@ def test_review_segments_margin_diversity_and_exploration():
     rows = [[i for i, _ in review_segments(proba, vectors, np.arange(5), 2, rng=np.random.default_rng(s))] for s in range(20)]
     assert all(r[0] == 3 for r in rows)  # half by margin ...
     assert len({r[1] for r in rows}) >= 3  # ... half at random
+
+
+def test_segment_ranks_keep_a_segments_suggestions_together():
+    from models.classifiers.review import segment_ranks
+
+    proba = np.array([[0.5, 0.45], [0.9, 0.05], [0.34, 0.33], [0.6, 0.1]])
+    vectors = np.eye(4, dtype=np.float32)
+    rows = np.array([0, 0, 1, 2, 2, 3])
+    scores = np.array([0.5, 0.45, 0.9, 0.33, 0.34, 0.6])
+    ranks = segment_ranks(proba, vectors, rows, scores, batch=1)
+    assert sorted(ranks) == list(range(6))
+    order = [int(rows[i]) for i in np.argsort(ranks)]
+    assert order[:2] == [2, 2] and scores[np.argsort(ranks)[0]] == 0.34  # the smallest margin first, its top code first
+    assert order == sorted(order, key=order.index)  # each segment's suggestions are adjacent
