@@ -171,10 +171,12 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     table = Table(title=f"{dataset}: model vs consensus on {len(test)} held-out units (mean of {seeds} seeds)")
     table.add_column("decisions", justify="right")
-    for col in ("learned κ", "random κ", "learned α", "random α"):
+    for col in ("learned κ", "random κ", "learned α", "random α", "tuned encoder used (learned, random)"):
         table.add_column(col, justify="right")
     for i, c in enumerate(CHECKPOINTS):
-        table.add_row(str(c), *(f"{summary[o][k][i]:.3f}" for k in ("macro_kappa", "macro_alpha") for o in ("learned", "random")))
+        used = [sum(bool(run[i]["tuning"].get("used")) for run in runs[o]) for o in ("learned", "random")]
+        table.add_row(str(c), *(f"{summary[o][k][i]:.3f}" for k in ("macro_kappa", "macro_alpha") for o in ("learned", "random")),
+                      f"{used[0]}/{seeds}, {used[1]}/{seeds}")
     console.print(table)
     if dataset == "qabstracts":
         console.print(f"human ceiling ({human['what']}): macro κ {human['macro_kappa']:.3f}, α {human['macro_alpha']:.3f}")

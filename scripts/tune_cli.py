@@ -36,8 +36,8 @@ def tune(
 
     settings, db = open_database(data_dir, database_url)
     try:
-        source = build_embedder(settings, use_cache=False).source
-        report = tune_project(db, project_id=project, model=source, out=out, holdout=holdout, force=force,
+        embedder = build_embedder(settings, use_cache=False)
+        report = tune_project(db, project_id=project, model=embedder.source, out=out, holdout=holdout, force=force, device=embedder.device,
                               config=FineTuneConfig(epochs=epochs, seed=seed), say=lambda m: console.print(m, highlight=False))
     except LoupeError as exc:
         fail(str(exc))

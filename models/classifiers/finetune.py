@@ -19,6 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
+from models.base import LoupeError
+
 MIN_DECISIONS = 100  # below this, fine-tuning is not attempted
 MIN_PER_LABEL = 2  # a triplet needs two segments of a label
 
@@ -54,7 +56,7 @@ def fine_tune(model, texts: Sequence[str], labels: Sequence[object], config: Fin
     counts = np.bincount(ids)
     keep = np.flatnonzero(counts[ids] >= MIN_PER_LABEL)
     if len(np.unique(ids[keep])) < 2:
-        raise ValueError("fine-tuning needs at least two labels with two segments each")
+        raise LoupeError("fine-tuning needs at least two labels (codes, or no code) with two decided segments each")
     texts = [texts[i] for i in keep]
     y = torch.tensor(ids[keep])
     torch.manual_seed(config.seed)

@@ -174,3 +174,37 @@ def test_segment_ranks_keep_a_segments_suggestions_together():
     order = [int(rows[i]) for i in np.argsort(ranks)]
     assert order[:2] == [2, 2] and scores[np.argsort(ranks)[0]] == 0.34  # the smallest margin first, its top code first
     assert order == sorted(order, key=order.index)  # each segment's suggestions are adjacent
+
+
+def test_simulation_uses_a_tuned_encoder_only_once_it_proves_itself_on_later_decisions():
+    from eval.simulation import Tuning, simulate
+
+    v, docs, ords, role = _exclusive_toy(n_docs=120, per_doc=5, dim=6)
+    codes = ["intro", "body", "outro"]
+    truth = np.zeros((len(role), 3), dtype=np.int8)
+    coded = np.flatnonzero(role >= 0)
+    truth[coded, role[coded]] = 1
+    noise = np.random.default_rng(1).normal(size=v.shape).astype(np.float32)  # words that say nothing
+    base = context_features(noise / np.linalg.norm(noise, axis=1, keepdims=True), docs, [0] * len(docs))  # and no position
+    prior = np.full(truth.shape, 0.3)
+    train, test = np.arange(0, 400), np.arange(400, 600)
+    calls = []
+
+    def knowing(rows, labels):  # an encoder that has learnt the roles from the decisions
+        calls.append((len(rows), labels[:3]))
+        out = np.zeros_like(v)
+        out[np.arange(len(role)), np.where(role >= 0, role, 3)] = 1.0
+        return out
+
+    def same(rows, labels):  # an encoder that learnt nothing
+        return noise / np.linalg.norm(noise, axis=1, keepdims=True)
+
+    featurize = lambda vectors: context_features(vectors, docs, [0] * len(docs))  # noqa: E731
+    head = HeadConfig(C=1.0, exclusive=True)
+    good = simulate(base, v, prior, truth, train, test, codes, checkpoints=(0, 50, 100, 150), tuning=Tuning(knowing, featurize, min_decisions=50), head=head)
+    assert [p.tuning.get("used") for p in good.curve] == [None, False, True, True]  # no evidence at 50, then proved
+    assert calls[0][0] == 50 and all(isinstance(lab, tuple) for lab in calls[0][1])
+    assert good.curve[-1].macro_kappa > 0.9 > good.curve[1].macro_kappa
+    flat = simulate(base, v, prior, truth, train, test, codes, checkpoints=(0, 50, 100, 150), tuning=Tuning(same, featurize, min_decisions=50), head=head)
+    assert [p.tuning.get("used") for p in flat.curve] == [None, False, False, False]
+    assert flat.curve[-1].tuning["held_out"] >= 20

@@ -89,3 +89,32 @@ def test_tune_refuses_too_few_decisions_and_keeps_the_project(tmp_path, monkeypa
     assert not (out / "config.json").exists()
     bad = CliRunner().invoke(app, ["tune", "--project", "999", "--out", str(out)])
     assert bad.exit_code == 2 and "999" in bad.output
+
+
+def test_fine_tune_pulls_same_code_together_and_is_reproducible():
+    import pytest
+
+    from models.base import LoupeError
+    from models.classifiers.finetune import FineTuneConfig, encode, fine_tune, load_trainable
+    from models.embedders.sentence_transformers import default_model_path
+
+    rng = np.random.default_rng(1)
+    texts, labels = [], []
+    for role, patterns in ROLES.items():
+        for _ in range(16):
+            texts.append(str(rng.choice(patterns)).format(t=rng.choice(TOPICS), u=rng.choice(OUTCOMES), n=int(rng.integers(5, 90))))
+            labels.append((role,))
+    y = np.array([lab[0] == "claim" for lab in labels])
+
+    def separation(v: np.ndarray) -> float:
+        sim = v @ v.T
+        same = sim[y[:, None] == y[None, :]].mean()
+        return float(same - sim[y[:, None] != y[None, :]].mean())
+
+    base = encode(load_trainable(str(default_model_path())), texts)
+    config = FineTuneConfig(epochs=2, seed=3, batch_size=16)
+    tuned = [encode(fine_tune(load_trainable(str(default_model_path())), texts, labels, config), texts) for _ in range(2)]
+    assert separation(tuned[0]) > separation(base) + 0.05
+    assert np.allclose(tuned[0], tuned[1], atol=1e-5)  # same seed, same model
+    with pytest.raises(LoupeError, match="two labels"):
+        fine_tune(load_trainable(str(default_model_path())), texts[:3], [("claim",)] * 3, config)
