@@ -89,7 +89,7 @@ class Tuning:
 class _Candidate:
     vectors: np.ndarray
     features: Any
-    decisions: int  # how many decisions it was tuned on
+    rows: set[int]  # the (train-local) segments it was tuned on
 
 
 def simulate(
@@ -112,10 +112,12 @@ def simulate(
     """The learning curve (one CurvePoint per checkpoint) and the model at the last checkpoint.
 
     features: (N, f) dense or sparse for all units; vectors: (N, dim); train/test: unit rows.
-    With `tuning`, from `min_decisions` on, the encoder is fine-tuned on the decisions at each
-    checkpoint. A tuned encoder is used only once the previous one has proved itself on the
-    decisions made after it was tuned (held out from it): the head on its embeddings must beat
-    the head on the base embeddings there (finetune.better_on_held_out).
+    With `tuning`, from `min_decisions` on, the encoder is fine-tuned at each checkpoint, and a
+    tuned encoder is used only where it has proved itself on decided segments it was not tuned on:
+    the head on its embeddings must beat the head on the base embeddings there
+    (finetune.better_on_held_out). The first time, it is tuned on four fifths of the decided
+    segments and checked on the rest; later, the last tuned encoder is checked on the segments
+    decided since, and if it proves itself a new one tuned on every decided segment is used.
     """
     rng = np.random.default_rng(seed)
     cfg = head or HeadConfig(seed=seed)
@@ -150,14 +152,19 @@ def simulate(
                 answered += 1
         tuned_note: dict[str, Any] = {}
         if tuning is not None and answered >= tuning.min_decisions:
-            proved, tuned_note = _proved(candidate, decisions, base_tr, p_tr, cfg, codes, train, tuning)
-            if proved or target != last:
-                labels = exclusive_labels(decisions, codes)
+            labels = exclusive_labels(decisions, codes)
+            first = candidate is None
+            if first:  # the first time: tune on most decided segments, check on the rest
                 rows = np.array(sorted(labels), dtype=np.int64)
-                new_vectors = tuning.tune(train[rows], [labels[r] for r in rows])
-                fresh = _Candidate(new_vectors, tuning.featurize(new_vectors), len(decisions))
+                held = set(rng.choice(rows, size=max(tuning.min_held_out, len(rows) // 5), replace=False).tolist())
+                candidate = _tune(tuning, train, labels, [r for r in rows if r not in held])
+            proved, tuned_note = _proved(candidate, decisions, base_tr, p_tr, cfg, codes, train, tuning)
+            if proved and first:
+                x_all, x_tr, v_tr = candidate.features, candidate.features[train], candidate.vectors[train]
+            elif proved or target != last:  # later: tune on every decided segment; used when the last one proved itself
+                fresh = _tune(tuning, train, labels, sorted(labels))
                 if proved:
-                    x_all, x_tr, v_tr = fresh.features, fresh.features[train], new_vectors[train]
+                    x_all, x_tr, v_tr = fresh.features, fresh.features[train], fresh.vectors[train]
                 candidate = fresh
             tuned_note["used"] = bool(proved)
         model.fit(x_tr, decisions, p_tr)
@@ -194,17 +201,23 @@ def _next(ordering: str, exclusive: bool, proba: np.ndarray, vectors: np.ndarray
     return [(int(i), int(np.argmax(np.where(decided[i], -1, proba[i])))) for i in rows]
 
 
-def _proved(candidate: _Candidate | None, decisions: list[Decision], base_tr: Any, p_tr: np.ndarray, cfg: HeadConfig,
+def _tune(tuning: Tuning, train: np.ndarray, labels: dict[int, tuple[int, ...]], rows: Sequence[int]) -> _Candidate:
+    rows = np.asarray(rows, dtype=np.int64)
+    vectors = tuning.tune(train[rows], [labels[r] for r in rows])
+    return _Candidate(vectors, tuning.featurize(vectors), set(rows.tolist()))
+
+
+def _proved(candidate: _Candidate, decisions: list[Decision], base_tr: Any, p_tr: np.ndarray, cfg: HeadConfig,
             codes: Sequence[str], train: np.ndarray, tuning: Tuning) -> tuple[bool, dict[str, Any]]:
-    """Does the candidate encoder beat the base one on the decisions made since it was tuned?"""
-    if candidate is None:
-        return False, {"held_out": 0}
-    before = decisions[: candidate.decisions]
-    seen = set(exclusive_labels(before, codes))
+    """Does the candidate encoder beat the base one on decided segments it was not tuned on?
+
+    Both heads learn from the decisions on the segments it was tuned on and are scored on the others.
+    """
     labels = exclusive_labels(decisions, codes)
-    rows = np.array(sorted(r for r in labels if r not in seen), dtype=np.int64)
+    rows = np.array(sorted(r for r in labels if r not in candidate.rows), dtype=np.int64)
     if len(rows) < tuning.min_held_out:
         return False, {"held_out": len(rows)}
+    before = [d for d in decisions if d.index in candidate.rows]
     none = len(codes)
     y = np.array([labels[r][0] if labels[r] else none for r in rows])
     cfg = replace(cfg, calibrate=False)

@@ -176,7 +176,7 @@ def test_segment_ranks_keep_a_segments_suggestions_together():
     assert order == sorted(order, key=order.index)  # each segment's suggestions are adjacent
 
 
-def test_simulation_uses_a_tuned_encoder_only_once_it_proves_itself_on_later_decisions():
+def test_simulation_uses_a_tuned_encoder_only_where_it_proves_itself_on_held_out_decisions():
     from eval.simulation import Tuning, simulate
 
     v, docs, ords, role = _exclusive_toy(n_docs=120, per_doc=5, dim=6)
@@ -202,9 +202,12 @@ def test_simulation_uses_a_tuned_encoder_only_once_it_proves_itself_on_later_dec
     featurize = lambda vectors: context_features(vectors, docs, [0] * len(docs))  # noqa: E731
     head = HeadConfig(C=1.0, exclusive=True)
     good = simulate(base, v, prior, truth, train, test, codes, checkpoints=(0, 50, 100, 150), tuning=Tuning(knowing, featurize, min_decisions=50), head=head)
-    assert [p.tuning.get("used") for p in good.curve] == [None, False, True, True]  # no evidence at 50, then proved
-    assert calls[0][0] == 50 and all(isinstance(lab, tuple) for lab in calls[0][1])
-    assert good.curve[-1].macro_kappa > 0.9 > good.curve[1].macro_kappa
+    assert [p.tuning.get("used") for p in good.curve] == [None, True, True, True]
+    assert good.curve[1].tuning["held_out"] == 20 and calls[0][0] == 30  # first: tuned on 30 of 50, checked on 20
+    assert [c[0] for c in calls] == [30, 100, 150]  # then on every decided segment
+    assert all(isinstance(lab, tuple) for lab in calls[0][1])
+    assert good.curve[-1].macro_kappa > 0.9
     flat = simulate(base, v, prior, truth, train, test, codes, checkpoints=(0, 50, 100, 150), tuning=Tuning(same, featurize, min_decisions=50), head=head)
     assert [p.tuning.get("used") for p in flat.curve] == [None, False, False, False]
     assert flat.curve[-1].tuning["held_out"] >= 20
+    assert good.curve[-1].macro_kappa > flat.curve[-1].macro_kappa + 0.3
