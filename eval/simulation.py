@@ -6,10 +6,13 @@ applies the right code instead (Loupe's "replace"): one decision, a negative for
 and a positive for the right one. After each checkpoint the model is scored on held-out units
 against the consensus (per-code Cohen's kappa and Krippendorff's alpha, and their macro means).
 
-Orderings: "learned" (review_order: coverage first, then expected information with diversity;
-for an exclusive codebook review_segments: half by the smallest margin between a segment's two
-most likely outcomes, with diversity, half at random; the first batch at random) and "random" (a random undecided segment,
-with its most likely undecided code). For an exclusive codebook a segment is decided once.
+Orderings: "learned" and "random". Learned is review_order (coverage first, then expected
+information with diversity); for an exclusive codebook it is review_segments (half by the
+smallest margin between a segment's two most likely outcomes, with diversity, half at random;
+the first batch at random). Random is a random undecided segment with its most likely undecided
+code. For an exclusive codebook a segment is decided once.
+
+With a Tuning, the encoder is fine-tuned along the way (see simulate).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any, Callable, Literal, Sequence
 import numpy as np
 
 from eval.agreement import cohen_kappa, krippendorff_alpha
+from models.base import LoupeError
 from models.classifiers.calibration import expected_calibration_error
-from models.classifiers.finetune import better_on_held_out
+from models.classifiers.finetune import MIN_PER_LABEL, better_on_held_out
 from models.classifiers.learned import Decision, HeadConfig, LearnedHead, exclusive_labels
 from models.classifiers.review import review_order, review_segments, with_none
 
@@ -151,17 +155,26 @@ def simulate(
                     decided[i] = True
                 answered += 1
         tuned_note: dict[str, Any] = {}
-        if tuning is not None and answered >= tuning.min_decisions:
-            labels = exclusive_labels(decisions, codes)
+        labels = exclusive_labels(decisions, codes)
+        if tuning is not None and answered >= tuning.min_decisions and not _tunable(labels):
+            tuned_note = {"used": False, "skipped": "fewer than two labels with two decided segments each"}
+        elif tuning is not None and answered >= tuning.min_decisions:
             first = candidate is None
             if first:  # the first time: tune on most decided segments, check on the rest
                 rows = np.array(sorted(labels), dtype=np.int64)
                 held = set(rng.choice(rows, size=max(tuning.min_held_out, len(rows) // 5), replace=False).tolist())
-                candidate = _tune(tuning, train, labels, [r for r in rows if r not in held])
-            proved, tuned_note = _proved(candidate, decisions, base_tr, p_tr, cfg, codes, train, tuning)
+                try:
+                    candidate = _tune(tuning, train, labels, [r for r in rows if r not in held])
+                except LoupeError as exc:  # the held-out draw took too many of a rare label
+                    candidate = None
+                    tuned_note = {"skipped": str(exc)}
+            if candidate is None:
+                proved = False
+            else:
+                proved, tuned_note = _proved(candidate, decisions, base_tr, p_tr, cfg, codes, train, tuning)
             if proved and first:
                 x_all, x_tr, v_tr = candidate.features, candidate.features[train], candidate.vectors[train]
-            elif proved or target != last:  # later: tune on every decided segment; used when the last one proved itself
+            elif candidate is not None and (proved or target != last):  # later: tune on every decided segment; used when the last one proved itself
                 fresh = _tune(tuning, train, labels, sorted(labels))
                 if proved:
                     x_all, x_tr, v_tr = fresh.features, fresh.features[train], fresh.vectors[train]
@@ -199,6 +212,14 @@ def _next(ordering: str, exclusive: bool, proba: np.ndarray, vectors: np.ndarray
     open_rows = np.flatnonzero(~decided.all(axis=1))
     rows = rng.choice(open_rows, size=min(k, len(open_rows)), replace=False)
     return [(int(i), int(np.argmax(np.where(decided[i], -1, proba[i])))) for i in rows]
+
+
+def _tunable(labels: dict[int, tuple[int, ...]]) -> bool:
+    """Enough to fine-tune on (finetune.MIN_PER_LABEL segments of two labels), with a fifth held out."""
+    counts: dict[tuple[int, ...], int] = {}
+    for lab in labels.values():
+        counts[lab] = counts.get(lab, 0) + 1
+    return sum(1 for c in counts.values() if c >= 2 * MIN_PER_LABEL) >= 2
 
 
 def _tune(tuning: Tuning, train: np.ndarray, labels: dict[int, tuple[int, ...]], rows: Sequence[int]) -> _Candidate:

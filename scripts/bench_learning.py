@@ -13,9 +13,9 @@ averaged over seeds, beside the human coders' own agreement:
   20 held-out sentences); the 136 expert gold items are scored separately.
 Both codebooks are exclusive (a sentence has one rhetorical role; a sentence is about immigration
 or not), so the head is the multinomial one on context and word features (the per-code heads
-serve multi-label codebooks). With --tune (default),
-from 100 decisions the encoder is fine-tuned on the decisions at each checkpoint and used once a
-tuned encoder has beaten the frozen one on decisions it was not tuned on (eval.simulation).
+serve multi-label codebooks). With --tune (the default), from 100 decisions the encoder is
+fine-tuned on the decisions at each checkpoint, and a tuned encoder is used where it has beaten
+the frozen one on decisions it was not tuned on (eval.simulation).
 Writes learning-<dataset>.json, learning-<dataset>.png and a reliability plot of the final model.
 """
 
