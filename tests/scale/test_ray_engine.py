@@ -70,9 +70,16 @@ def test_ray_engine_equals_single_machine(tmp_path, corpus, cluster):
     _loupe(str(corpus), "--out", str(ray_out), "--engine", "ray", "--address", c.address, "--workers", "2", *common, env=env)
 
     local = tmp_path / "local"
-    for kind in ("documents", "segments", "suggestions"):
-        a, b = pq.read_table(local / kind).to_pylist(), pq.read_table(ray_out / kind).to_pylist()
-        assert a == b, kind
+    for kind in ("documents", "segments"):
+        assert pq.read_table(local / kind).to_pylist() == pq.read_table(ray_out / kind).to_pylist(), kind
+    # Suggestions: every field equal, scores to 1e-5. On some machines a worker's scores differ from
+    # the driver's in the sixth decimal (the codebook's passages are encoded in each process).
+    a, b = pq.read_table(local / "suggestions").to_pylist(), pq.read_table(ray_out / "suggestions").to_pylist()
+    assert len(a) == len(b)
+    floats = ("score", "evidence_similarity")
+    for x, y in zip(a, b):
+        assert {k: v for k, v in x.items() if k not in floats} == {k: v for k, v in y.items() if k not in floats}
+        assert all(abs(x[k] - y[k]) <= 1e-5 for k in floats), (x, y)
     assert len(pq.read_table(ray_out / "segments")) == N
     assert len(pq.read_table(ray_out / "suggestions")) > 100
     n_chunks = N // CHUNK
