@@ -47,6 +47,7 @@ def fine_tune(model, texts: Sequence[str], labels: Sequence[object], config: Fin
     form no positive pair). Deterministic given the seed on CPU.
     """
     import torch
+
     try:
         from sentence_transformers.sentence_transformer import losses
     except ImportError:  # sentence-transformers < 6
