@@ -171,7 +171,7 @@ def simulate(
             if candidate is None:
                 proved = False
             else:
-                proved, tuned_note = _proved(candidate, decisions, base_tr, p_tr, cfg, codes, train, tuning)
+                proved, tuned_note = _proved(candidate, decisions, labels, base_tr, p_tr, cfg, codes, train, tuning)
             if proved and first:
                 x_all, x_tr, v_tr = candidate.features, candidate.features[train], candidate.vectors[train]
             elif candidate is not None and (proved or target != last):  # later: tune on every decided segment; used when the last one proved itself
@@ -228,13 +228,12 @@ def _tune(tuning: Tuning, train: np.ndarray, labels: dict[int, tuple[int, ...]],
     return _Candidate(vectors, tuning.featurize(vectors), set(rows.tolist()))
 
 
-def _proved(candidate: _Candidate, decisions: list[Decision], base_tr: Any, p_tr: np.ndarray, cfg: HeadConfig,
-            codes: Sequence[str], train: np.ndarray, tuning: Tuning) -> tuple[bool, dict[str, Any]]:
+def _proved(candidate: _Candidate, decisions: list[Decision], labels: dict[int, tuple[int, ...]], base_tr: Any, p_tr: np.ndarray,
+            cfg: HeadConfig, codes: Sequence[str], train: np.ndarray, tuning: Tuning) -> tuple[bool, dict[str, Any]]:
     """Does the candidate encoder beat the base one on decided segments it was not tuned on?
 
     Both heads learn from the decisions on the segments it was tuned on and are scored on the others.
     """
-    labels = exclusive_labels(decisions, codes)
     rows = np.array(sorted(r for r in labels if r not in candidate.rows), dtype=np.int64)
     if len(rows) < tuning.min_held_out:
         return False, {"held_out": len(rows)}

@@ -31,13 +31,13 @@ def tune(
     at least 100 segments. About a minute per 400 decided segments on 2 CPU cores.
     """
     from models.classifiers.finetune import FineTuneConfig
-    from service.components import build_embedder
+    from models.embedders.sentence_transformers import DEFAULT_MODEL, default_model_path, resolve_device
     from service.services.tuning import REPORT, tune_project
 
     settings, db = open_database(data_dir, database_url)
-    try:
-        embedder = build_embedder(settings, use_cache=False)
-        report = tune_project(db, project_id=project, model=embedder.source, out=out, holdout=holdout, force=force, device=embedder.device,
+    try:  # the configured embedder's weights, loaded by the tuning itself (not twice)
+        model = str(default_model_path()) if settings.embedder_model == DEFAULT_MODEL else settings.embedder_model
+        report = tune_project(db, project_id=project, model=model, out=out, holdout=holdout, force=force, device=resolve_device(settings.device),
                               config=FineTuneConfig(epochs=epochs, seed=seed), say=lambda m: console.print(m, highlight=False))
     except LoupeError as exc:
         fail(str(exc))

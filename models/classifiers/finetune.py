@@ -87,7 +87,10 @@ def load_trainable(path: str, device: str = "cpu"):  # type: ignore[no-untyped-d
     """A fresh, trainable copy of the sentence-transformers model at `path` (fp32)."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(path), device=device, local_files_only=True)
+    try:
+        return SentenceTransformer(str(path), device=device, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise LoupeError(f"cannot load the sentence-transformers model {str(path)!r} to fine-tune: {exc}") from None
 
 
 def encode(model, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:  # type: ignore[no-untyped-def]

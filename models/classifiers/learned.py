@@ -122,6 +122,17 @@ def latest_labels(decisions: Sequence[Decision], codes: Sequence[str]) -> dict[s
     return out
 
 
+def ledger_decisions(entries, row_of: dict[int, int], codes) -> list[Decision]:  # type: ignore[no-untyped-def]
+    """Decisions from ledger entries (segment id, {code: applied}) in ledger order: the latest entry per
+    (segment, code) wins; segments outside `row_of` (segment id -> feature row) and unknown codes are skipped."""
+    latest: dict[tuple[int, str], bool] = {}
+    for segment_id, effects in entries:
+        for code, applied in effects.items():
+            latest[(int(segment_id), code)] = bool(applied)
+    known = set(codes)
+    return [Decision(row_of[sid], code, applied) for (sid, code), applied in latest.items() if sid in row_of and code in known]
+
+
 def exclusive_labels(decisions: Sequence[Decision], codes: Sequence[str]) -> dict[int, tuple[int, ...]]:
     """{segment index: accepted code columns}, () when all its latest decisions are rejections."""
     out: dict[int, set[int]] = {}

@@ -19,8 +19,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import Encoded, Segment, Span
-from models.classifiers.learned import Decision as Label
-from models.classifiers.learned import HeadConfig, LearnedHead, segment_features
+from models.classifiers.learned import HeadConfig, LearnedHead, ledger_decisions, segment_features
 from models.classifiers.review import rank_pairs, segment_ranks
 from service.components import Pipeline
 from service.services.projects import Caller, as_codebook, current_codebook, in_project
@@ -158,12 +157,7 @@ class JobRun:
 
         Features: context and words (segment_features); an exclusive codebook gets the multinomial head.
         """
-        row_of = {int(i): k for k, i in enumerate(segs.ids)}
-        latest: dict[tuple[int, str], bool] = {}
-        for segment_id, effects in entries:
-            for code, applied in effects.items():
-                latest[(segment_id, code)] = bool(applied)
-        labels = [Label(row_of[sid], code, applied) for (sid, code), applied in latest.items() if sid in row_of]
+        labels = ledger_decisions(entries, {int(i): k for k, i in enumerate(segs.ids)}, codes)
         features = segment_features(segs.vectors, segs.doc_ids, [s.ordinal for s in segs.segments], [s.text for s in segs.segments])
         config = HeadConfig(C=1.0, exclusive=True, seed=0) if codebook.exclusive else HeadConfig(seed=0)
         head = LearnedHead(codes, config).fit(features, labels, prior)

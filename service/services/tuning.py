@@ -22,8 +22,7 @@ from sqlalchemy import select
 
 from models.base import LoupeError
 from models.classifiers.finetune import FineTuneConfig, better_on_held_out, encode, fine_tune, load_trainable, macro_f1
-from models.classifiers.learned import Decision as Label
-from models.classifiers.learned import HeadConfig, LearnedHead, exclusive_labels, segment_features
+from models.classifiers.learned import HeadConfig, LearnedHead, exclusive_labels, ledger_decisions, segment_features
 from models.classifiers.review import with_none
 from service.services.projects import as_codebook, current_codebook, get_project
 from service.storage.db import Database
@@ -39,14 +38,8 @@ def _decided(db: Database, project_id: int):  # type: ignore[no-untyped-def]
         rows = s.execute(select(SegmentRow.id, SegmentRow.document_id, SegmentRow.ordinal, SegmentRow.text)
                          .where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)).all()
         entries = s.execute(select(Decision.segment_id, Decision.effects).where(Decision.project_id == project.id).order_by(Decision.id)).all()
-    row_of = {int(r.id): k for k, r in enumerate(rows)}
-    latest: dict[tuple[int, str], bool] = {}
-    for segment_id, effects in entries:
-        for code, applied in effects.items():
-            latest[(int(segment_id), code)] = bool(applied)
     codes = list(codebook.codes)
-    labels = [Label(row_of[sid], code, applied) for (sid, code), applied in latest.items() if sid in row_of and code in codebook.codes]
-    return codebook, rows, codes, labels
+    return codebook, rows, codes, ledger_decisions(entries, {int(r.id): k for k, r in enumerate(rows)}, codes)
 
 
 def tune_project(db: Database, *, project_id: int, model: str, out: Path, config: FineTuneConfig = FineTuneConfig(),
