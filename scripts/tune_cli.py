@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -19,7 +19,8 @@ def tune(
     project: Annotated[int, typer.Option(help="the project whose decisions teach the encoder")],
     out: Annotated[Path, typer.Option(help="folder for the tuned model (a sentence-transformers folder) and loupe-tune.json")],
     holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="share of decided segments held out to compare base and tuned")] = 0.2,
-    epochs: Annotated[int, typer.Option(min=1, max=50)] = 3,
+    steps: Annotated[int, typer.Option(min=1, max=100_000, help="optimiser steps of 32 segments (at least one pass over the data)")] = 40,
+    epochs: Annotated[Optional[int], typer.Option(min=1, max=50, help="passes over the data instead of --steps")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     force: Annotated[bool, typer.Option(help="save the tuned model even when it does not beat the base one")] = False,
     data_dir: DataDir = None,
@@ -28,7 +29,7 @@ def tune(
     """Fine-tune the encoder on the project's decisions; save it only if it beats the base encoder on held-out decisions.
 
     Use the saved folder with LOUPE_EMBEDDER_MODEL=OUT (then re-run suggestions). Needs decisions on
-    at least 100 segments. About a minute per 400 decided segments on 2 CPU cores.
+    at least 100 segments. About a minute on 2 CPU cores for a few hundred decided segments.
     """
     from models.classifiers.finetune import FineTuneConfig
     from models.embedders.sentence_transformers import DEFAULT_MODEL, default_model_path, resolve_device
@@ -38,7 +39,7 @@ def tune(
     try:  # the configured embedder's weights, loaded by the tuning itself (not twice)
         model = str(default_model_path()) if settings.embedder_model == DEFAULT_MODEL else settings.embedder_model
         report = tune_project(db, project_id=project, model=model, out=out, holdout=holdout, force=force, device=resolve_device(settings.device),
-                              config=FineTuneConfig(epochs=epochs, seed=seed), say=lambda m: console.print(m, highlight=False))
+                              config=FineTuneConfig(steps=steps, epochs=epochs, seed=seed), say=lambda m: console.print(m, highlight=False))
     except LoupeError as exc:
         fail(str(exc))
     finally:

@@ -118,3 +118,15 @@ def test_fine_tune_pulls_same_code_together_and_is_reproducible():
     assert np.allclose(tuned[0], tuned[1], atol=1e-5)  # same seed, same model
     with pytest.raises(LoupeError, match="two labels"):
         fine_tune(load_trainable(str(default_model_path())), texts[:3], [("claim",)] * 3, config)
+
+
+def test_training_length_is_counted_in_steps_with_at_least_one_pass():
+    from models.classifiers.finetune import FineTuneConfig, _batches, training_steps
+
+    config = FineTuneConfig()  # 40 steps of 32
+    assert [training_steps(n, config) for n in (80, 200, 400, 5000)] == [40, 40, 40, 157]  # 5,000: one full pass
+    assert training_steps(200, FineTuneConfig(epochs=3)) == 21
+    batches = list(_batches(65, 32, 7, np.random.default_rng(0)))  # 65 = 32 + 32 + 1: the lone one is skipped
+    assert len(batches) == 7 and all(len(b) == 32 for b in batches)
+    first_pass = np.concatenate(batches[:2])
+    assert len(set(first_pass.tolist())) == 64  # within a pass no segment repeats
