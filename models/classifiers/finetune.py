@@ -8,8 +8,9 @@ segments (every valid triplet in a batch), which needs no pair generation: each 
 label is the set of codes accepted on it ("none" when every suggestion on it was rejected).
 
 Training length is counted in optimiser steps, not epochs: about 40 steps of 32 segments (at least
-one pass over the data). On qabstracts this was best at every size we tried, so small sets get
-more passes: 100 decided segments -> 10 epochs, 200 -> 6, 400 -> 3 (`FineTuneConfig.steps`).
+one pass over the data). On qabstracts this was as good as or better than fewer or more steps at
+100, 200 and 400 decided segments (measured on the benchmark split itself), so small sets get
+more passes: 100 decided segments -> 10 passes, 200 -> about 6, 400 -> about 3 (`FineTuneConfig.steps`).
 It runs on CPU (about a minute for 200-400 decisions on 2 cores) and much faster on a GPU.
 Whether the tuned encoder is *used* is decided on held-out decisions (`better_on_held_out`):
 the head trained on the tuned embeddings must beat the head on the base embeddings there.
