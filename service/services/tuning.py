@@ -2,7 +2,9 @@
 
 The project's decided segments (every coder's latest decision per segment and code) become
 labelled examples: a segment's label is the set of codes accepted on it, "none" when every
-suggestion on it was rejected. A share of them (`holdout`) is kept out; the encoder is
+suggestion on it was rejected. A share of them (`holdout`) is kept out, whole documents at a time
+where decisions span at least MIN_DOCUMENTS documents (segments of one document are alike, so a
+document split across both halves flatters the tuned encoder), else single segments; the encoder is
 fine-tuned on the rest (models.classifiers.finetune) and the learned head is trained on each
 encoder's embeddings. Only when the tuned head beats the base head on the held-out decisions is an
 encoder saved: it is then tuned again on every decided segment and written to `out`, a
@@ -29,6 +31,27 @@ from service.storage.db import Database
 from service.storage.tables import Decision, SegmentRow
 
 REPORT = "loupe-tune.json"
+MIN_DOCUMENTS = 5  # documents with decisions, from which whole documents are held out
+
+
+def hold_out(decided: np.ndarray, documents: list, share: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """(held-out rows, "document" or "segment"): about `share` of the decided rows, whole documents where
+    they span MIN_DOCUMENTS documents (documents drawn at random until the share is reached)."""
+    size = max(1, int(round(share * len(decided))))
+    docs = sorted({documents[r] for r in decided})
+    if len(docs) < MIN_DOCUMENTS:
+        return np.sort(rng.choice(decided, size=size, replace=False)), "segment"
+    by_doc: dict = {}
+    for r in decided:
+        by_doc.setdefault(documents[r], []).append(int(r))
+    held: list[int] = []
+    for k in rng.permutation(len(docs)):
+        if len(held) >= size:
+            break
+        held.extend(by_doc[docs[k]])
+    if len(held) == len(decided):  # one document holds nearly everything: fall back to segments
+        return np.sort(rng.choice(decided, size=size, replace=False)), "segment"
+    return np.sort(np.array(held, dtype=np.int64)), "document"
 
 
 def _decided(db: Database, project_id: int):  # type: ignore[no-untyped-def]
@@ -59,7 +82,7 @@ def tune_project(db: Database, *, project_id: int, model: str, out: Path, config
     doc_ids, ordinals = [r.document_id for r in rows], [r.ordinal for r in rows]
     decided = np.array(sorted(per_row), dtype=np.int64)
     rng = np.random.default_rng(config.seed)
-    held = np.sort(rng.choice(decided, size=max(1, int(round(holdout * len(decided)))), replace=False))
+    held, held_by = hold_out(decided, doc_ids, holdout, rng)
     fit_rows = np.setdiff1d(decided, held)
     held_set = set(held.tolist())
     fit_labels = [lab for lab in labels if lab.index not in held_set]
@@ -74,14 +97,15 @@ def tune_project(db: Database, *, project_id: int, model: str, out: Path, config
         return with_none(head.predict_proba(features[held], prior[held]))
 
     t0 = time.perf_counter()
-    say(f"{len(decided)} decided segments: tuning on {len(fit_rows)}, comparing on {len(held)} held out")
+    say(f"{len(decided)} decided segments: tuning on {len(fit_rows)}, comparing on {len(held)} held out"
+        + (" (whole documents)" if held_by == "document" else ""))
     base = held_out_scores(encode(load_trainable(model, device), texts))
     tuned_model = fine_tune(load_trainable(model, device), [texts[i] for i in fit_rows], [per_row[i] for i in fit_rows], config)
     tuned = held_out_scores(encode(tuned_model, texts))
     better = better_on_held_out(base, tuned, truth)
     report: dict[str, Any] = {
         "project": project_id, "base_model": model, "codebook_exclusive": codebook.exclusive,
-        "decided_segments": len(decided), "held_out": len(held),
+        "decided_segments": len(decided), "held_out": len(held), "held_out_by": held_by,
         "held_out_accuracy": {"base": float((np.argmax(base, 1) == truth).mean()), "tuned": float((np.argmax(tuned, 1) == truth).mean())},
         "held_out_macro_f1": {"base": macro_f1(base, truth), "tuned": macro_f1(tuned, truth)}, "better": better, "saved": False,
         "config": vars(config), "device": device,

@@ -69,6 +69,7 @@ def test_tune_compares_on_held_out_decisions_and_saves_a_loadable_encoder(tmp_pa
     assert result.exit_code == 0, result.output
     report = json.loads((out / "loupe-tune.json").read_text())
     assert report["decided_segments"] == 120 and report["held_out"] == 24 and report["codebook_exclusive"]
+    assert report["held_out_by"] == "document"  # 30 documents of 4 decided sentences: 6 held out whole
     assert report["saved"] and "Held-out decisions" in result.output
     assert set(report["held_out_macro_f1"]) == {"base", "tuned"}
     # the saved folder is a model Loupe loads as its embedder
@@ -130,3 +131,16 @@ def test_training_length_is_counted_in_steps_with_at_least_one_pass():
     assert len(batches) == 7 and all(len(b) == 32 for b in batches)
     first_pass = np.concatenate(batches[:2])
     assert len(set(first_pass.tolist())) == 64  # within a pass no segment repeats
+
+
+def test_held_out_decisions_keep_documents_whole_when_there_are_enough():
+    from service.services.tuning import hold_out
+
+    documents = [f"d{i // 4}" for i in range(120)]  # 30 documents of 4 segments
+    decided = np.arange(100)  # the last 5 documents undecided
+    held, by = hold_out(decided, documents, 0.2, np.random.default_rng(0))
+    assert by == "document" and len(held) == 20 and set(held) <= set(decided.tolist())
+    held_docs = {documents[r] for r in held}
+    assert all(documents[r] not in held_docs for r in np.setdiff1d(decided, held))  # no document on both sides
+    few, by = hold_out(np.arange(40), [f"d{i // 10}" for i in range(40)], 0.2, np.random.default_rng(0))
+    assert by == "segment" and len(few) == 8  # 4 documents: single segments
