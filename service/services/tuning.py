@@ -36,7 +36,8 @@ MIN_DOCUMENTS = 5  # documents with decisions, from which whole documents are he
 
 def hold_out(decided: np.ndarray, documents: list, share: float, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     """(held-out rows, "document" or "segment"): about `share` of the decided rows, whole documents where
-    they span MIN_DOCUMENTS documents (documents drawn at random until the share is reached)."""
+    they span MIN_DOCUMENTS documents (documents drawn at random until the share is reached, none that
+    would take it past twice the share), else single segments."""
     size = max(1, int(round(share * len(decided))))
     docs = sorted({documents[r] for r in decided})
     if len(docs) < MIN_DOCUMENTS:
@@ -48,8 +49,9 @@ def hold_out(decided: np.ndarray, documents: list, share: float, rng: np.random.
     for k in rng.permutation(len(docs)):
         if len(held) >= size:
             break
-        held.extend(by_doc[docs[k]])
-    if len(held) == len(decided):  # one document holds nearly everything: fall back to segments
+        if len(held) + len(by_doc[docs[k]]) <= 2 * size:  # a document too big to hold out is skipped
+            held.extend(by_doc[docs[k]])
+    if len(held) < size / 2:  # the decisions sit in a few large documents: single segments instead
         return np.sort(rng.choice(decided, size=size, replace=False)), "segment"
     return np.sort(np.array(held, dtype=np.int64)), "document"
 

@@ -144,3 +144,6 @@ def test_held_out_decisions_keep_documents_whole_when_there_are_enough():
     assert all(documents[r] not in held_docs for r in np.setdiff1d(decided, held))  # no document on both sides
     few, by = hold_out(np.arange(40), [f"d{i // 10}" for i in range(40)], 0.2, np.random.default_rng(0))
     assert by == "segment" and len(few) == 8  # 4 documents: single segments
+    lopsided = ["big"] * 95 + [f"d{i}" for i in range(5)]  # one document holds 95 of 100 decisions
+    held, by = hold_out(np.arange(100), lopsided, 0.2, np.random.default_rng(0))
+    assert by == "segment" and len(held) == 20  # the 5 small ones are too few, the big one too big
