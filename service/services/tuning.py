@@ -39,21 +39,20 @@ def hold_out(decided: np.ndarray, documents: list, share: float, rng: np.random.
     they span MIN_DOCUMENTS documents (documents drawn at random until the share is reached, none that
     would take it past twice the share), else single segments."""
     size = max(1, int(round(share * len(decided))))
-    docs = sorted({documents[r] for r in decided})
-    if len(docs) < MIN_DOCUMENTS:
-        return np.sort(rng.choice(decided, size=size, replace=False)), "segment"
     by_doc: dict = {}
     for r in decided:
         by_doc.setdefault(documents[r], []).append(int(r))
-    held: list[int] = []
-    for k in rng.permutation(len(docs)):
-        if len(held) >= size:
-            break
-        if len(held) + len(by_doc[docs[k]]) <= 2 * size:  # a document too big to hold out is skipped
-            held.extend(by_doc[docs[k]])
-    if len(held) < size / 2:  # the decisions sit in a few large documents: single segments instead
-        return np.sort(rng.choice(decided, size=size, replace=False)), "segment"
-    return np.sort(np.array(held, dtype=np.int64)), "document"
+    if len(by_doc) >= MIN_DOCUMENTS:
+        docs = sorted(by_doc)
+        held: list[int] = []
+        for k in rng.permutation(len(docs)):
+            if len(held) >= size:
+                break
+            if len(held) + len(by_doc[docs[k]]) <= 2 * size:  # a document too big to hold out is skipped
+                held.extend(by_doc[docs[k]])
+        if len(held) >= size / 2:  # else the decisions sit in a few large documents
+            return np.sort(np.array(held, dtype=np.int64)), "document"
+    return np.sort(rng.choice(decided, size=size, replace=False)), "segment"
 
 
 def _decided(db: Database, project_id: int):  # type: ignore[no-untyped-def]
