@@ -25,7 +25,7 @@ import numpy as np
 from eval.agreement import cohen_kappa, krippendorff_alpha
 from models.base import LoupeError
 from models.classifiers.calibration import expected_calibration_error
-from models.classifiers.finetune import MIN_PER_LABEL, better_on_held_out
+from models.classifiers.finetune import MIN_PER_LABEL, better_on_held_out, held_out_log_loss, macro_f1
 from models.classifiers.learned import Decision, HeadConfig, LearnedHead, exclusive_labels
 from models.classifiers.review import review_order, review_segments, with_none
 
@@ -118,7 +118,7 @@ def simulate(
     features: (N, f) dense or sparse for all units; vectors: (N, dim); train/test: unit rows.
     With `tuning`, from `min_decisions` on, the encoder is fine-tuned at each checkpoint, and a
     tuned encoder is used only where it has proved itself on decided segments it was not tuned on:
-    the head on its embeddings must beat the head on the base embeddings there
+    the head on its embeddings must give them a lower log-loss than the head on the base embeddings
     (finetune.better_on_held_out). The first time, it is tuned on four fifths of the decided
     segments and checked on the rest; later, the last tuned encoder is checked on the segments
     decided since, and if it proves itself a new one tuned on every decided segment is used.
@@ -244,4 +244,8 @@ def _proved(candidate: _Candidate, decisions: list[Decision], labels: dict[int, 
     base = with_none(LearnedHead(codes, cfg).fit(base_tr, before, p_tr).predict_proba(base_tr[rows], p_tr[rows]))
     tuned_tr = candidate.features[train]
     tuned = with_none(LearnedHead(codes, cfg).fit(tuned_tr, before, p_tr).predict_proba(tuned_tr[rows], p_tr[rows]))
-    return better_on_held_out(base, tuned, y), {"held_out": len(rows)}
+    return better_on_held_out(base, tuned, y), {
+        "held_out": len(rows),
+        "log_loss": {"base": held_out_log_loss(base, y), "tuned": held_out_log_loss(tuned, y)},
+        "macro_f1": {"base": macro_f1(base, y), "tuned": macro_f1(tuned, y)},
+    }

@@ -77,14 +77,16 @@ def _human_reference(data, test: np.ndarray, dataset: str) -> dict:  # type: ign
             "median_alpha_vs_majority_including_self": float(np.median(all_ok))}
 
 
-def _tuning(embedder, data):  # type: ignore[no-untyped-def]
+def _tuning(embedder, data, steps_run: list[int]):  # type: ignore[no-untyped-def]
     from eval.simulation import Tuning
-    from models.classifiers.finetune import FineTuneConfig, encode, fine_tune, load_trainable
+    from models.classifiers.finetune import FineTuneConfig, encode, fine_tune, load_trainable, planned_steps
     from models.classifiers.learned import segment_features
 
     def tune(rows: np.ndarray, labels: list) -> np.ndarray:
         model = load_trainable(embedder.source)
-        fine_tune(model, [data.texts[i] for i in rows], labels, FineTuneConfig(seed=0))
+        config = FineTuneConfig(seed=0)
+        steps_run.append(planned_steps(labels, config))
+        fine_tune(model, [data.texts[i] for i in rows], labels, config)
         return encode(model, data.texts)
 
     return Tuning(tune=tune, featurize=lambda v: segment_features(v, data.doc_ids, data.ordinals, data.texts))
@@ -122,7 +124,8 @@ def main(
     prior_all = clf.score(enc)
     prior = prior_all[:, [clf.codes.index(c) for c in data.codes]]
     features = segment_features(enc.vectors, data.doc_ids, data.ordinals, data.texts)
-    tuning = _tuning(embedder, data) if tune else None
+    steps_run: list[int] = []  # optimiser steps of each fine-tuning run (finetune.planned_steps)
+    tuning = _tuning(embedder, data, steps_run) if tune else None
     console.print(f"{dataset}: {len(data.texts)} units, codes {data.codes}; embedded and scored in {time.perf_counter() - t0:.0f} s")
 
     rng = np.random.default_rng(12345)
@@ -159,7 +162,7 @@ def main(
     summary = {o: {"macro_kappa": mean_at(o, "macro_kappa"), "macro_alpha": mean_at(o, "macro_alpha")} for o in runs}
     record = {"dataset": dataset, "units": n, "train": len(train), "test": len(test), "codes": data.codes,
               "checkpoints": list(CHECKPOINTS), "seeds": seeds, "mean": summary, "runs": runs, "human": human,
-              "cpus": os.cpu_count(), "tuning": tune}
+              "cpus": os.cpu_count(), "tuning": tune, "fine_tune_steps": sorted(set(steps_run))}
 
     # calibration of the learned model after 400 decisions (seed 0), on the held-out units
     proba_test = final_model.predict_proba(final_features[test], prior[test])
@@ -178,6 +181,8 @@ def main(
         table.add_row(str(c), *(f"{summary[o][k][i]:.3f}" for k in ("macro_kappa", "macro_alpha") for o in ("learned", "random")),
                       f"{used[0]}/{seeds}, {used[1]}/{seeds}")
     console.print(table)
+    if steps_run:
+        console.print(f"fine-tuning runs: {len(steps_run)}, optimiser steps each: {sorted(set(steps_run))}")
     if dataset == "qabstracts":
         console.print(f"human ceiling ({human['what']}): macro κ {human['macro_kappa']:.3f}, α {human['macro_alpha']:.3f}")
     else:

@@ -19,7 +19,8 @@ def tune(
     project: Annotated[int, typer.Option(help="the project whose decisions teach the encoder")],
     out: Annotated[Path, typer.Option(help="folder for the tuned model (a sentence-transformers folder) and loupe-tune.json")],
     holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="share of decided segments held out to compare base and tuned")] = 0.2,
-    steps: Annotated[int, typer.Option(min=1, max=100_000, help="optimiser steps of 32 segments (at least one pass over the data)")] = 40,
+    steps: Annotated[int, typer.Option(min=1, max=100_000, help="most optimiser steps of 32 segments (at least one pass over the data)")] = 40,
+    steps_per_label: Annotated[int, typer.Option(min=1, max=10_000, help="optimiser steps per label (code, or no code), up to --steps")] = 10,
     epochs: Annotated[Optional[int], typer.Option(min=1, max=50, help="passes over the data instead of --steps")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     force: Annotated[bool, typer.Option(help="save the tuned model even when it does not beat the base one")] = False,
@@ -39,16 +40,17 @@ def tune(
     try:  # the configured embedder's weights, loaded by the tuning itself (not twice)
         model = str(default_model_path()) if settings.embedder_model == DEFAULT_MODEL else settings.embedder_model
         report = tune_project(db, project_id=project, model=model, out=out, holdout=holdout, force=force, device=resolve_device(settings.device),
-                              config=FineTuneConfig(steps=steps, epochs=epochs, seed=seed), say=lambda m: console.print(m, highlight=False))
+                              config=FineTuneConfig(steps=steps, steps_per_label=steps_per_label, epochs=epochs, seed=seed), say=lambda m: console.print(m, highlight=False))
     except LoupeError as exc:
         fail(str(exc))
     finally:
         db.dispose()
     table = Table(title=f"Held-out decisions ({report['held_out']} segments)", title_justify="left")
-    for col in ("encoder", "accuracy", "macro F1"):
+    for col in ("encoder", "log-loss (decides)", "accuracy", "macro F1"):
         table.add_column(col)
     for name in ("base", "tuned"):
-        table.add_row(name, f"{report['held_out_accuracy'][name]:.3f}", f"{report['held_out_macro_f1'][name]:.3f}")
+        table.add_row(name, f"{report['held_out_log_loss'][name]:.3f}", f"{report['held_out_accuracy'][name]:.3f}",
+                      f"{report['held_out_macro_f1'][name]:.3f}")
     console.print(table)
     if report["saved"]:
         console.print(f"Saved the tuned encoder to {out}. Use it with LOUPE_EMBEDDER_MODEL={out}", highlight=False)

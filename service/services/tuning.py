@@ -6,10 +6,11 @@ suggestion on it was rejected. A share of them (`holdout`) is kept out, whole do
 where decisions span at least MIN_DOCUMENTS documents (segments of one document are alike, so a
 document split across both halves flatters the tuned encoder), else single segments; the encoder is
 fine-tuned on the rest (models.classifiers.finetune) and the learned head is trained on each
-encoder's embeddings. Only when the tuned head beats the base head on the held-out decisions is an
-encoder saved: it is then tuned again on every decided segment and written to `out`, a
-sentence-transformers folder to use as LOUPE_EMBEDDER_MODEL. Nothing in the project changes; the
-comparison is written beside the model as loupe-tune.json either way.
+encoder's embeddings. Only when the tuned head beats the base head on the held-out decisions (a
+lower log-loss, finetune.better_on_held_out) is an encoder saved: it is then tuned again on every
+decided segment and written to `out`, a sentence-transformers folder to use as
+LOUPE_EMBEDDER_MODEL. Nothing in the project changes; the comparison is written beside the model
+as loupe-tune.json either way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 from sqlalchemy import select
 
 from models.base import LoupeError
-from models.classifiers.finetune import FineTuneConfig, better_on_held_out, encode, fine_tune, load_trainable, macro_f1
+from models.classifiers.finetune import (FineTuneConfig, better_on_held_out, encode, fine_tune, held_out_log_loss, load_trainable, macro_f1,
+                                         planned_steps)
 from models.classifiers.learned import HeadConfig, LearnedHead, exclusive_labels, ledger_decisions, segment_features
 from models.classifiers.review import with_none
 from service.services.projects import as_codebook, current_codebook, get_project
@@ -108,8 +110,9 @@ def tune_project(db: Database, *, project_id: int, model: str, out: Path, config
         "project": project_id, "base_model": model, "codebook_exclusive": codebook.exclusive,
         "decided_segments": len(decided), "held_out": len(held), "held_out_by": held_by,
         "held_out_accuracy": {"base": float((np.argmax(base, 1) == truth).mean()), "tuned": float((np.argmax(tuned, 1) == truth).mean())},
-        "held_out_macro_f1": {"base": macro_f1(base, truth), "tuned": macro_f1(tuned, truth)}, "better": better, "saved": False,
-        "config": vars(config), "device": device,
+        "held_out_macro_f1": {"base": macro_f1(base, truth), "tuned": macro_f1(tuned, truth)},
+        "held_out_log_loss": {"base": held_out_log_loss(base, truth), "tuned": held_out_log_loss(tuned, truth)}, "better": better, "saved": False,
+        "config": vars(config), "steps": planned_steps([per_row[i] for i in fit_rows], config), "device": device,
     }
     out.mkdir(parents=True, exist_ok=True)
     if better or force:

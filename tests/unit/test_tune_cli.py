@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from scripts.cli import app
@@ -72,6 +73,7 @@ def test_tune_compares_on_held_out_decisions_and_saves_a_loadable_encoder(tmp_pa
     assert report["held_out_by"] == "document"  # 30 documents of 4 decided sentences: 6 held out whole
     assert report["saved"] and "Held-out decisions" in result.output
     assert set(report["held_out_macro_f1"]) == {"base", "tuned"}
+    assert report["steps"] == 2 * 3  # --epochs 2: two passes over 96 segments in batches of 32
     # the saved folder is a model Loupe loads as its embedder
     from models.embedders.sentence_transformers import SentenceTransformerEmbedder
 
@@ -93,8 +95,6 @@ def test_tune_refuses_too_few_decisions_and_keeps_the_project(tmp_path, monkeypa
 
 
 def test_fine_tune_pulls_same_code_together_and_is_reproducible():
-    import pytest
-
     from models.base import LoupeError
     from models.classifiers.finetune import FineTuneConfig, encode, fine_tune, load_trainable
     from models.embedders.sentence_transformers import default_model_path
@@ -122,11 +122,15 @@ def test_fine_tune_pulls_same_code_together_and_is_reproducible():
 
 
 def test_training_length_is_counted_in_steps_with_at_least_one_pass():
-    from models.classifiers.finetune import FineTuneConfig, _batches, training_steps
+    from models.classifiers.finetune import FineTuneConfig, _batches, planned_steps, training_steps
 
-    config = FineTuneConfig()  # 40 steps of 32
-    assert [training_steps(n, config) for n in (80, 200, 400, 5000)] == [40, 40, 40, 157]  # 5,000: one full pass
-    assert training_steps(200, FineTuneConfig(epochs=3)) == 21
+    config = FineTuneConfig()  # 10 steps of 32 per label, at most 40
+    assert [training_steps(n, config, labels=7) for n in (80, 200, 400, 5000)] == [40, 40, 40, 157]  # 5,000: one full pass
+    assert [training_steps(n, config, labels=2) for n in (80, 200, 800)] == [20, 20, 25]  # a yes/no scheme: 20, or one pass
+    assert training_steps(200, config, labels=3) == 30
+    assert training_steps(200, FineTuneConfig(epochs=3), labels=7) == 21
+    # only labels with two segments count (a lone one forms no triplet): 2 labels here, not 3
+    assert planned_steps([("a",)] * 100 + [()] * 99 + [("b",)], config) == 20
     batches = list(_batches(65, 32, 7, np.random.default_rng(0)))  # 65 = 32 + 32 + 1: the lone one is skipped
     assert len(batches) == 7 and all(len(b) == 32 for b in batches)
     first_pass = np.concatenate(batches[:2])
@@ -147,3 +151,18 @@ def test_held_out_decisions_keep_documents_whole_when_there_are_enough():
     lopsided = ["big"] * 95 + [f"d{i}" for i in range(5)]  # one document holds 95 of 100 decisions
     held, by = hold_out(np.arange(100), lopsided, 0.2, np.random.default_rng(0))
     assert by == "segment" and len(held) == 20  # the 5 small ones are too few, the big one too big
+
+
+def test_tuned_encoder_is_kept_on_held_out_log_loss():
+    from models.classifiers.finetune import better_on_held_out, held_out_log_loss, macro_f1
+
+    truth = np.array([0, 1, 1, 0])
+    base = np.array([[0.6, 0.4], [0.4, 0.6], [0.45, 0.55], [0.7, 0.3]])
+    sharper = np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8], [0.8, 0.2]])  # same argmax, surer where right
+    assert held_out_log_loss(base, truth) == pytest.approx(-np.mean(np.log([0.6, 0.6, 0.55, 0.7])))
+    assert macro_f1(base, truth) == macro_f1(sharper, truth) == 1.0  # F1 cannot tell them apart
+    assert better_on_held_out(base, sharper, truth) and not better_on_held_out(sharper, base, truth)
+    assert not better_on_held_out(base, base, truth)  # a tie keeps the base encoder
+    # rows are renormalised (an exclusive head's codes plus "none" need not sum to one) and clipped
+    assert held_out_log_loss(np.array([[1.2, 0.0]]), np.array([0])) == pytest.approx(0.0, abs=1e-5)
+    assert held_out_log_loss(np.array([[0.0, 1.0]]), np.array([0])) == pytest.approx(-np.log(1e-6), rel=1e-3)
