@@ -75,7 +75,7 @@ def fine_tune(model, texts: Sequence[str], labels: Sequence[object], config: Fin
     rng = np.random.default_rng(config.seed)
     loss_fn = losses.BatchAllTripletLoss(model)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    total = planned_steps(labels, config)
+    total = training_steps(len(keep), config, labels=len(np.unique(ids[keep])))  # = planned_steps(labels, config)
     model.train()
     try:
         for batch in _batches(len(texts), config.batch_size, total, rng):
