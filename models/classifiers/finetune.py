@@ -75,7 +75,7 @@ def fine_tune(model, texts: Sequence[str], labels: Sequence[object], config: Fin
     rng = np.random.default_rng(config.seed)
     loss_fn = losses.BatchAllTripletLoss(model)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr)
-    total = training_steps(len(keep), config, labels=len(np.unique(ids[keep])))  # = planned_steps(labels, config)
+    total = _steps(ids, keep, config)
     model.train()
     try:
         for batch in _batches(len(texts), config.batch_size, total, rng):
@@ -101,7 +101,10 @@ def _trainable(labels: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
 
 def planned_steps(labels: Sequence[object], config: FineTuneConfig) -> int:
     """The optimiser steps `fine_tune` takes on segments with these labels."""
-    ids, keep = _trainable(labels)
+    return _steps(*_trainable(labels), config)
+
+
+def _steps(ids: np.ndarray, keep: np.ndarray, config: FineTuneConfig) -> int:
     return training_steps(len(keep), config, labels=len(np.unique(ids[keep])))
 
 
