@@ -25,8 +25,18 @@ import numpy as np
 from eval.agreement import cohen_kappa, krippendorff_alpha
 from models.base import LoupeError
 from models.classifiers.calibration import expected_calibration_error
-from models.classifiers.finetune import MIN_PER_LABEL, better_on_held_out, held_out_log_loss, macro_f1
-from models.classifiers.learned import Decision, HeadConfig, LearnedHead, exclusive_labels
+from models.classifiers.finetune import (
+    MIN_PER_LABEL,
+    better_on_held_out,
+    held_out_log_loss,
+    macro_f1,
+)
+from models.classifiers.learned import (
+    Decision,
+    HeadConfig,
+    LearnedHead,
+    exclusive_labels,
+)
 from models.classifiers.review import review_order, review_segments, with_none
 
 

@@ -121,7 +121,7 @@ def agree(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for agreement.json and heatmaps.png")] = Path("agreement"),
 ) -> None:
     """Inter-coder agreement per code and overall, with bootstrap intervals; JSON and a heatmap."""
-    from service.services.agree import AgreeOptions, analyse
+    from eval.agree_files import AgreeOptions, analyse
 
     metrics = metric or ["percent", "cohen", "fleiss", "krippendorff", "gwet", "bp"]
     if level not in ("nominal", "ordinal", "interval", "ratio"):

@@ -28,8 +28,8 @@ def report(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Write a self-contained HTML report: codebook with counts, themes, matrix tables, agreement, memos, method record."""
-    from service.services.projects import get_project
-    from service.services.report import build_report
+    from service.analysis.report import build_report
+    from service.projects.access import get_project
 
     db = _session(data_dir, database_url)
     try:
@@ -55,8 +55,8 @@ def matrix(
 ) -> None:
     """A matrix coding query: codes or attribute values against each other, with the passages behind each cell."""
     from eval.analysis import matrix_csv, save_heatmap
-    from service.services.analysis import matrix_query
-    from service.services.projects import get_project
+    from service.analysis.matrix import matrix_query
+    from service.projects.access import get_project
 
     def spec(text: str) -> dict:  # type: ignore[type-arg]
         if text.startswith(("speaker:", "document:")):

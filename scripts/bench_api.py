@@ -41,7 +41,8 @@ def seed_project(database_url: str, project_id: int, n_segments: int, per_doc: i
     from sqlalchemy import insert, select
 
     from models.classifiers.review import entropy
-    from service.services.projects import as_codebook, current_codebook, get_project
+    from service.codebooks.versions import as_codebook, current_codebook
+    from service.projects.access import get_project
     from service.storage.db import Database
     from service.storage.tables import (
         DocumentRow,

@@ -37,7 +37,7 @@ console = Console()
 
 
 def _embedder():  # type: ignore[no-untyped-def]
-    from service.components import build_embedder
+    from service.pipeline import build_embedder
     from service.settings import get_settings
 
     return build_embedder(get_settings(threads=2))

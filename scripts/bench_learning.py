@@ -39,7 +39,7 @@ CHECKPOINTS = (0, 25, 50, 100, 200, 400)
 
 def _embed(texts: list[str]):  # type: ignore[no-untyped-def]
     from models.base import Span
-    from service.components import build_embedder
+    from service.pipeline import build_embedder
     from service.settings import get_settings
 
     embedder = build_embedder(get_settings())
@@ -79,7 +79,13 @@ def _human_reference(data, test: np.ndarray, dataset: str) -> dict:  # type: ign
 
 def _tuning(embedder, data, steps_run: list[int]):  # type: ignore[no-untyped-def]
     from eval.simulation import Tuning
-    from models.classifiers.finetune import FineTuneConfig, encode, fine_tune, load_trainable, planned_steps
+    from models.classifiers.finetune import (
+        FineTuneConfig,
+        encode,
+        fine_tune,
+        load_trainable,
+        planned_steps,
+    )
     from models.classifiers.learned import segment_features
 
     def tune(rows: np.ndarray, labels: list) -> np.ndarray:

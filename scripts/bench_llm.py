@@ -45,8 +45,8 @@ def main(
     from models.codebook import seed_codebook
     from models.llm.base import ResponseCache
     from models.llm.coder import LLMCoder
-    from service.services.discovery_files import discover_inputs
-    from service.services.llm_rerank import passages_in_context
+    from service.discovery.files import discover_inputs
+    from service.jobs.llm_rerank import passages_in_context
     from service.settings import get_settings
 
     note = ""

@@ -31,8 +31,13 @@ def main(decisions: int = typer.Option(10_000), out: Path = typer.Option(Path("b
 
     from eval.datasets import QABSTRACTS_CODES, load_benoit, load_qabstracts
     from models.base import Span
-    from models.classifiers.learned import Decision, HeadConfig, LearnedHead, segment_features
-    from service.components import build_embedder
+    from models.classifiers.learned import (
+        Decision,
+        HeadConfig,
+        LearnedHead,
+        segment_features,
+    )
+    from service.pipeline import build_embedder
     from service.settings import get_settings
 
     qa = load_qabstracts(SHARED / "qabstracts_se_abstracts")

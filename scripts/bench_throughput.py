@@ -84,7 +84,7 @@ def main(
     from models.embedders.cache import EmbeddingCache
     from models.embedders.sentence_transformers import SentenceTransformerEmbedder
     from models.text.segment import SegmentationConfig
-    from service.services.batch import BatchOptions, run_batch
+    from service.batch.run import BatchOptions, run_batch
 
     console = Console()
     work = Path(tempfile.mkdtemp(prefix="loupe-bench-"))

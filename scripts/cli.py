@@ -89,9 +89,9 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
               engine: dict | None = None, use_cache: bool = True) -> None:
     from models.codebook import resolve_codebook
     from models.text.segment import SegmentationConfig
-    from service.components import build_classifier, build_embedder
-    from service.services.batch import BatchOptions, run_batch
-    from service.services.ingest import ReadOptions
+    from service.batch.inputs import ReadOptions
+    from service.batch.run import BatchOptions, run_batch
+    from service.pipeline import build_classifier, build_embedder
     from service.settings import get_settings
 
     try:
@@ -133,7 +133,7 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
 
         with progress:
             if engine:
-                from service.services.batch_ray import run_batch_ray
+                from service.batch.ray import run_batch_ray
 
                 result = run_batch_ray(opts, codebook=cb, embedder=embedder, settings=settings, progress=on_progress,
                                        scan_progress=on_scan, **engine)

@@ -41,8 +41,8 @@ def cluster(
     """Cluster segments and list the clusters no code covers as candidate codes."""
     from models.discovery.clustering import ClusterConfig
     from models.discovery.pipeline import DiscoveryConfig, discover, write_outputs
-    from service.services.discovery import name_candidates
-    from service.services.discovery_files import discover_inputs
+    from service.discovery.clusters import name_candidates
+    from service.discovery.files import discover_inputs
     from service.settings import get_settings
 
     if (project is None) == (not paths):
@@ -77,15 +77,15 @@ def _llm_coder(settings, codebook):  # type: ignore[no-untyped-def]
         return None
     from models.llm.base import ResponseCache
     from models.llm.coder import LLMCoder
-    from service.components import build_llm
+    from service.pipeline import build_llm
 
     return LLMCoder(build_llm(settings), codebook, cache=ResponseCache(settings.llm_cache_path))
 
 
 def _project_data(settings, project_id: int):  # type: ignore[no-untyped-def]
-    from service.components import Pipeline
-    from service.services.discovery import project_segments
-    from service.services.projects import get_project
+    from service.discovery.clusters import project_segments
+    from service.pipeline import Pipeline
+    from service.projects.access import get_project
     from service.storage.db import Database
 
     db = Database(settings.database)

@@ -29,9 +29,9 @@ def import_(
 ) -> None:
     """Import a REFI-QDA project or codebook. Nothing is stored unless the whole file can be used."""
     from models.text.segment import SegmentationConfig
-    from service.components import build_embedder
-    from service.services import exchange
-    from service.services.projects import get_project
+    from service.exchange import qdpx as exchange
+    from service.pipeline import build_embedder
+    from service.projects.access import get_project
 
     suffix = path.suffix.lower()
     if suffix not in (".qdpx", ".qdc"):
@@ -98,8 +98,8 @@ def export(
 ) -> None:
     """Export a project as REFI-QDA .qdpx (sources, codebook, each coder's codings; accepted model
     suggestions carry their score, model and codebook version in a linked note), or its codebook as .qdc."""
-    from service.services import exchange
-    from service.services.projects import get_project
+    from service.exchange import qdpx as exchange
+    from service.projects.access import get_project
 
     suffix = out.suffix.lower()
     if suffix not in (".qdpx", ".qdc"):

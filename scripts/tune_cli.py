@@ -1,4 +1,4 @@
-"""`loupe tune`: fine-tune the sentence encoder on a project's decisions (service.services.tuning)."""
+"""`loupe tune`: fine-tune the sentence encoder on a project's decisions (service.jobs.tuning)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,12 @@ def tune(
     at least 100 segments. About a minute on 2 CPU cores for a few hundred decided segments.
     """
     from models.classifiers.finetune import FineTuneConfig
-    from models.embedders.sentence_transformers import DEFAULT_MODEL, default_model_path, resolve_device
-    from service.services.tuning import REPORT, tune_project
+    from models.embedders.sentence_transformers import (
+        DEFAULT_MODEL,
+        default_model_path,
+        resolve_device,
+    )
+    from service.jobs.tuning import REPORT, tune_project
 
     settings, db = open_database(data_dir, database_url)
     try:  # the configured embedder's weights, loaded by the tuning itself (not twice)

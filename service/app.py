@@ -88,7 +88,18 @@ class BodyLimit:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    from service.routers import analysis, discovery, documents, exchange, health, page, projects, reports, review, themes
+    from service.routers import (
+        analysis,
+        discovery,
+        documents,
+        exchange,
+        health,
+        page,
+        projects,
+        reports,
+        review,
+        themes,
+    )
 
     settings = settings or Settings()
 
@@ -127,8 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _load_pipeline(app: FastAPI, settings: Settings) -> None:
     from threadpoolctl import threadpool_limits
 
-    from service.components import Pipeline
-    from service.services.jobs import JobRunner
+    from service.jobs.runner import JobRunner
+    from service.pipeline import Pipeline
 
     # Requests do small matrix products (evidence search); a multi-threaded BLAS spins its threads
     # up for each and takes the cores that other requests need. The encoder uses torch's threads.

@@ -8,11 +8,11 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from service.components import Pipeline
 from service.errors import NotReady
+from service.jobs.runner import JobRunner
+from service.pipeline import Pipeline
+from service.projects.access import Caller, authenticate, member_project
 from service.schemas.projects import MAX_ID
-from service.services.jobs import JobRunner
-from service.services.projects import Caller, authenticate, member_project
 from service.settings import Settings
 from service.storage.db import Database
 from service.storage.tables import Project

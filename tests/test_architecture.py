@@ -23,7 +23,7 @@ def test_import_contracts_hold():
 def test_importing_the_packages_loads_no_model():
     """Nothing heavy at import time: importing the service and CLI loads neither torch nor a model."""
     code = (
-        "import sys, scripts.cli, service.services.batch, service.settings, models.codebook; "
+        "import sys, scripts.cli, service.batch.run, service.settings, models.codebook; "
         "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -8,10 +8,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.deps import MAX_ID, CoderDep, DbDep, Id, MemberDep, OwnerDep, SessionDep, SettingsDep
-from service.routers.limits import read_limited
-from service.services import analysis as svc
-from service.services.review_data import visible_coders
+from service.deps import (
+    MAX_ID,
+    CoderDep,
+    DbDep,
+    Id,
+    MemberDep,
+    OwnerDep,
+    SessionDep,
+    SettingsDep,
+)
+from service.review.visibility import visible_coders
+from service.analysis import attributes, matrix, memos
+from service.uploads import read_limited
 
 router = APIRouter(tags=["analysis"])
 Attributes = Annotated[dict[str, str | int | float | bool | None], Body(examples=[{"sector": "NHS", "site": "North", "years": 12}])]
@@ -53,7 +62,7 @@ class MatrixQuery(BaseModel):
 def add_memo(project: MemberDep, coder: CoderDep, db: DbDep, body: MemoCreate) -> Any:
     """Add a dated, attributed memo entry. Memos are never edited: send `replaces` to revise one."""
     with db.write() as session:
-        return MemoRead.model_validate(svc.add_memo(session, project=project, coder=coder, target_kind=body.target_kind,
+        return MemoRead.model_validate(memos.add_memo(session, project=project, coder=coder, target_kind=body.target_kind,
                                                     target=body.target, text=body.text, replaces=body.replaces))
 
 
@@ -61,21 +70,21 @@ def add_memo(project: MemberDep, coder: CoderDep, db: DbDep, body: MemoCreate) -
 def list_memos(project: MemberDep, session: SessionDep, target_kind: Annotated[str | None, Query(max_length=20)] = None,
                target: Annotated[str | None, Query(max_length=500)] = None) -> Any:
     """Every memo entry (oldest first), optionally of one target: the whole history."""
-    return svc.memos(session, project=project, target_kind=target_kind, target=target)
+    return memos.memos(session, project=project, target_kind=target_kind, target=target)
 
 
 @router.patch("/projects/{project_id}/documents/{document_id}/attributes")
 def document_attributes(project: OwnerDep, db: DbDep, document_id: Id, body: Attributes) -> Any:
     """Set a document's attributes (merged; null removes one)."""
     with db.write() as session:
-        return svc.set_attributes(session, project=project, scope="document", key=document_id, values=body)
+        return attributes.set_attributes(session, project=project, scope="document", key=document_id, values=body)
 
 
 @router.patch("/projects/{project_id}/speakers/{speaker}/attributes")
 def speaker_attributes(project: OwnerDep, db: DbDep, speaker: str, body: Attributes) -> Any:
     """Set a speaker's attributes (merged; null removes one)."""
     with db.write() as session:
-        return svc.set_attributes(session, project=project, scope="speaker", key=speaker, values=body)
+        return attributes.set_attributes(session, project=project, scope="speaker", key=speaker, values=body)
 
 
 @router.post("/projects/{project_id}/attributes/csv")
@@ -84,7 +93,7 @@ async def attributes_csv(project: OwnerDep, db: DbDep, settings: SettingsDep, sc
     """Import attributes from a CSV (typed: whole numbers, numbers, true/false, text). All rows or none."""
     data = await read_limited(file, settings.max_upload_bytes)
     with db.write() as session:
-        return svc.import_attributes_csv(session, project=project, scope=scope, data=data)
+        return attributes.import_attributes_csv(session, project=project, scope=scope, data=data)
 
 
 @router.post("/projects/{project_id}/matrix", responses={200: {"content": {"application/json": {}, "text/csv": {}, "image/png": {}}}})
@@ -93,7 +102,7 @@ def matrix(project: MemberDep, coder: CoderDep, session: SessionDep, body: Matri
     """A matrix coding query: counts of coded segments (or documents) per row x column, with the
     passages behind each cell. Rows and columns are codes (a code counts its sub-codes) or the
     values of a document or speaker attribute."""
-    result = svc.matrix_query(session, project=project, rows=body.rows, cols=body.cols, measure=body.measure,
+    result = matrix.matrix_query(session, project=project, rows=body.rows, cols=body.cols, measure=body.measure,
                               coder_ids=visible_coders(session, project, coder), where=body.where)
     if format == "png":
         from eval.analysis import save_heatmap
@@ -112,13 +121,13 @@ def matrix(project: MemberDep, coder: CoderDep, session: SessionDep, body: Matri
 def code_counts(project: MemberDep, coder: CoderDep, session: SessionDep,
                 window: Annotated[int, Query(ge=0, le=50, description="co-occurrence within this many segments (0: the same segment)")] = 0) -> Any:
     """Per code: coded segments, documents and coders; and code x code co-occurrence."""
-    return svc.counts(session, project=project, coder_ids=visible_coders(session, project, coder), window=window)
+    return matrix.counts(session, project=project, coder_ids=visible_coders(session, project, coder), window=window)
 
 
 @router.get("/projects/{project_id}/report.html", response_class=Response, responses={200: {"content": {"text/html": {}}}})
 def report(project: OwnerDep, session: SessionDep,
            n_boot: Annotated[int, Query(ge=0, le=2000, description="bootstrap resamples for the agreement intervals")] = 200) -> Response:
     """A self-contained HTML report: codebook and counts, themes, matrix tables, agreement, memos, method record."""
-    from service.services.report import build_report
+    from service.analysis.report import build_report
 
     return Response(build_report(session, project=project, n_boot=n_boot), media_type="text/html; charset=utf-8")

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from service.deps import MAX_ID, CoderDep, DbDep, Id, MemberDep, OwnerDep, RunnerDep, SessionDep
+from service.deps import (
+    MAX_ID,
+    CoderDep,
+    DbDep,
+    Id,
+    MemberDep,
+    OwnerDep,
+    RunnerDep,
+    SessionDep,
+)
+from service.jobs.queue import enqueue
 from service.schemas.discovery import (
     ActionRead,
     ActionResult,
@@ -18,8 +28,7 @@ from service.schemas.discovery import (
     DismissBody,
     MergeBody,
 )
-from service.services import discovery as svc
-from service.services.jobs import enqueue
+from service.discovery import clusters as svc
 
 router = APIRouter(tags=["discovery"])
 RunId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a cluster run (default: the latest)")]

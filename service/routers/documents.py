@@ -17,14 +17,14 @@ from service.deps import (
     SessionDep,
     SettingsDep,
 )
-from service.routers.limits import read_limited
 from service.schemas.projects import (
     DocumentRead,
     DocumentText,
     SegmentRead,
     TextDocumentCreate,
 )
-from service.services import documents as svc
+from service.documents import store as svc
+from service.uploads import read_limited
 
 router = APIRouter(tags=["documents"])
 Unit = Annotated[str, Form(pattern="^(auto|sentence|turn|paragraph|window)$", description="segmentation unit")]

@@ -22,11 +22,11 @@ from service.deps import (
     TokenDep,
 )
 from service.errors import Invalid, Unauthorized
-from service.routers.limits import read_limited
-from service.schemas.projects import CodebookRead, CoderCreated, CoderRead, ProjectRead
 from service.schemas.exchange import CodebookImported, ProjectImported
-from service.services import exchange as svc
-from service.services import review_data
+from service.schemas.projects import CodebookRead, CoderCreated, CoderRead, ProjectRead
+from service.exchange import qdpx as svc
+from service.review import visibility as review_data
+from service.uploads import read_limited
 
 router = APIRouter(tags=["exchange"])
 QDPX = "application/vnd.refi-qda.qdpx+zip"
@@ -94,7 +94,7 @@ async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, runner:
                           file: UploadFile = File(description="a REFI-QDA codebook (.qdc)")) -> Any:
     """Import a .qdc codebook as the project's next version (nested codes, names, colours,
     descriptions; each code's GUID is kept for later exports), and queue a suggest job under it."""
-    from service.services.jobs import enqueue
+    from service.jobs.queue import enqueue
 
     _suffix(file, ".qdc")
     data = await read_limited(file, settings.max_upload_bytes)

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
 from service.deps import CoderDep, Id, MemberDep, SessionDep
-from service.services import page_data
-from service.services.documents import get_document
-from service.services.review_data import visible_coders
+from service.documents.store import get_document
+from service.review.visibility import visible_coders
+from service.review import progress as page_data
 
 router = APIRouter()
 

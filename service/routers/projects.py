@@ -21,7 +21,6 @@ from service.deps import (
     TokenDep,
 )
 from service.errors import Invalid, Unauthorized
-from service.routers.limits import read_limited
 from service.schemas.projects import (
     CodebookRead,
     CodebookSummary,
@@ -35,8 +34,10 @@ from service.schemas.projects import (
     ProjectRead,
     ProjectUpdate,
 )
-from service.services import projects as svc
+from service.codebooks import versions as books
+from service.projects import access, manage
 from service.storage.tables import Coder
+from service.uploads import read_limited
 
 router = APIRouter(tags=["projects"])
 
@@ -49,7 +50,7 @@ def create_project(body: ProjectCreate, db: DbDep, settings: SettingsDep, tok: T
     if settings.admin_token and not secrets.compare_digest((tok or "").encode(), settings.admin_token.encode()):
         raise Unauthorized("creating a project needs the server's admin token as 'Authorization: Bearer <token>'")
     with db.write() as session:
-        project, owner, secret = svc.create_project(
+        project, owner, secret = manage.create_project(
             session, name=body.name, owner_name=body.owner, description=body.description, blind=body.blind,
             hide_suggestions=body.hide_suggestions, queue_mode=body.queue_mode, retrain_every=body.retrain_every,
             threshold=body.threshold, codebook=body.codebook,
@@ -71,7 +72,7 @@ def read_project(project: MemberDep) -> Any:
 @router.patch("/projects/{project_id}", response_model=ProjectRead)
 def update_project(project: OwnerDep, body: ProjectUpdate, db: DbDep) -> Any:
     with db.write() as session:
-        row = svc.get_project(session, project.id)
+        row = access.get_project(session, project.id)
         for k, v in body.model_dump(exclude_unset=True).items():
             if v is None:
                 raise Invalid(f"{k} cannot be null")
@@ -82,14 +83,14 @@ def update_project(project: OwnerDep, body: ProjectUpdate, db: DbDep) -> Any:
 
 @router.get("/projects/{project_id}/coders", response_model=list[CoderRead])
 def list_coders(project: MemberDep, session: SessionDep) -> Any:
-    return svc.list_coders(session, project)
+    return manage.list_coders(session, project)
 
 
 @router.post("/projects/{project_id}/coders", status_code=status.HTTP_201_CREATED, response_model=CoderCreated)
 def add_coder(project: OwnerDep, body: CoderCreate, db: DbDep) -> CoderCreated:
     """Add a coder; their token is in the response (shown once)."""
     with db.write() as session:
-        coder, secret = svc.add_coder(session, project=project, name=body.name, role=body.role)
+        coder, secret = manage.add_coder(session, project=project, name=body.name, role=body.role)
         return CoderCreated(**CoderRead.model_validate(coder).model_dump(), token=secret)
 
 
@@ -98,24 +99,24 @@ def update_coder(project: OwnerDep, coder: CoderDep, db: DbDep, coder_id: Id, bo
     """Deactivate or reactivate a coder, or issue them a new token. Takes effect at once in this
     server (other server processes trust a validated token for up to 10 s)."""
     with db.write() as session:
-        row, secret = svc.update_coder(session, project=project, coder_id=coder_id, by=coder, active=body.active, rotate=body.new_token)
+        row, secret = manage.update_coder(session, project=project, coder_id=coder_id, by=coder, active=body.active, rotate=body.new_token)
         return CoderUpdated(**CoderRead.model_validate(row).model_dump(), token=secret)
 
 
 @router.get("/projects/{project_id}/codebook", response_model=CodebookRead, tags=["codebooks"])
 def read_codebook(project: MemberDep, session: SessionDep) -> Any:
     """The current (newest) codebook version."""
-    return svc.current_codebook(session, project)
+    return books.current_codebook(session, project)
 
 
 @router.get("/projects/{project_id}/codebook/versions", response_model=list[CodebookSummary], tags=["codebooks"])
 def codebook_versions(project: MemberDep, session: SessionDep) -> Any:
-    return svc.codebook_versions(session, project)
+    return books.codebook_versions(session, project)
 
 
 @router.get("/projects/{project_id}/codebook/versions/{version}", response_model=CodebookRead, tags=["codebooks"])
 def codebook_version(project: MemberDep, session: SessionDep, version: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Any:
-    return svc.get_codebook_version(session, project, version)
+    return books.get_codebook_version(session, project, version)
 
 
 @router.put("/projects/{project_id}/codebook", response_model=CodebookRead, tags=["codebooks"])
@@ -151,11 +152,11 @@ async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, runner:
 
 def _new_version(project, coder, db, runner, data: dict[str, Any]):  # type: ignore[no-untyped-def]
     """Store the version; a new one queues a suggest job, so the queue fills under the new codebook."""
-    from service.services.jobs import enqueue
+    from service.jobs.queue import enqueue
 
     with db.write() as session:
-        before = svc.current_codebook(session, project).id
-        row = svc.add_codebook_version(session, project=project, data=data, coder=coder)
+        before = books.current_codebook(session, project).id
+        row = books.add_codebook_version(session, project=project, data=data, coder=coder)
         if row.id != before:
             enqueue(session, project=project, kind="suggest", coder=coder)
     runner.notify()

@@ -20,6 +20,9 @@ from service.deps import (
     SessionDep,
 )
 from service.errors import Forbidden
+from service.projects.access import in_project, member_project
+from service.review.queue import QueueFilter, hides_suggestions, queue
+from service.review.visibility import visible_coders
 from service.schemas.projects import JobCreate, JobRead, SegmentRead
 from service.schemas.review import (
     BulkDecisions,
@@ -31,10 +34,8 @@ from service.schemas.review import (
     QueuePage,
     SuggestionRead,
 )
-from service.services import jobs, ledger
-from service.services.projects import in_project, member_project
-from service.services.queue import QueueFilter, hides_suggestions, queue
-from service.services.review_data import visible_coders
+from service.jobs import queue as jobs
+from service.review import ledger
 from service.storage.tables import Suggestion
 
 router = APIRouter(tags=["review"])
@@ -88,7 +89,7 @@ def review_queue(
     attribute: Annotated[list[str] | None, Query(max_length=20, description="document:NAME=VALUE or speaker:NAME=VALUE (repeat for more)")] = None,
 ) -> Any:
     """The calling coder's next suggestions, most informative first, without those they already decided."""
-    from service.services.analysis import parse_filters, segments_in_scope
+    from service.analysis.attributes import parse_filters, segments_in_scope
 
     scope = segments_in_scope(session, project=project, where=parse_filters(attribute)) if attribute else None
     items, next_cursor = queue(

@@ -8,8 +8,9 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.deps import CoderDep, DbDep, Id, MemberDep, OwnerDep, RunnerDep, SessionDep
-from service.services import themes as svc
-from service.services.jobs import enqueue
+from service.jobs.queue import enqueue
+from service.analysis import themes as svc
+from service.codebooks import restructure
 
 router = APIRouter(tags=["themes"])
 
@@ -91,7 +92,7 @@ def merge_codes(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep
     """Merge codes into a new or an existing code: a new codebook version, and one `remap` ledger
     entry per coding moved (the entries made under the old codes stay)."""
     with db.write() as session:
-        book, target, made = svc.merge(session, project=project, coder=coder, codes=body.codes, into=body.into)
+        book, target, made = restructure.merge(session, project=project, coder=coder, codes=body.codes, into=body.into)
         out = _done(book, runner, session, project, coder, code=target, remapped=made)
     runner.notify()
     return out
@@ -102,7 +103,7 @@ def split_code(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep,
     """Split a code into new codes; its codings go where `assign` says (by default, back to the
     codes they carried before the merge that made it)."""
     with db.write() as session:
-        book, paths, made = svc.split(session, project=project, coder=coder, code=body.code, into=body.into, assign=body.assign)
+        book, paths, made = restructure.split(session, project=project, coder=coder, code=body.code, into=body.into, assign=body.assign)
         out = _done(book, runner, session, project, coder, codes=paths, remapped=made)
     runner.notify()
     return out
@@ -112,7 +113,7 @@ def split_code(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep,
 def move_code(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep, body: MoveBody) -> Any:
     """Move a code, with its sub-codes, under another parent."""
     with db.write() as session:
-        book, path, made = svc.move(session, project=project, coder=coder, code=body.code, parent=body.parent)
+        book, path, made = restructure.move(session, project=project, coder=coder, code=body.code, parent=body.parent)
         out = _done(book, runner, session, project, coder, code=path, remapped=made)
     runner.notify()
     return out

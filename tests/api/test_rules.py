@@ -8,7 +8,14 @@ import json
 import pytest
 import yaml
 
-from tests.api.conftest import TRANSCRIPTS, Api, Server, new_project, postgres_database, wait_for_job
+from tests.api.conftest import (
+    TRANSCRIPTS,
+    Api,
+    Server,
+    new_project,
+    postgres_database,
+    wait_for_job,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

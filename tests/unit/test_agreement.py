@@ -184,7 +184,8 @@ complete = st.integers(2, 6).flatmap(
 @settings(max_examples=150, deadline=None)
 @given(complete)
 def test_fleiss_matches_statsmodels(rows):
-    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa as sm_fleiss
+    from statsmodels.stats.inter_rater import aggregate_raters
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
     data = np.array(rows)
     table, _ = aggregate_raters(data)

@@ -14,8 +14,8 @@ from models.classifiers.zero_shot import ZeroShotClassifier
 from models.embedders.cache import EmbeddingCache
 from models.embedders.sentence_transformers import SentenceTransformerEmbedder
 from models.index.faiss_index import FaissIndex
-from service.services.batch import BatchOptions, RunConflict, run_batch
-from service.services.ingest import InputError, ReadOptions
+from service.batch.inputs import InputError, ReadOptions
+from service.batch.run import BatchOptions, RunConflict, run_batch
 from tests.conftest import SAMPLE
 
 READ = ReadOptions(text_column="response")
@@ -131,7 +131,7 @@ def test_parquet_output_matches_jsonl_and_resumes_by_chunk(tmp_path, fresh_embed
     the only one coded again on re-run."""
     import pyarrow.parquet as pq
 
-    from service.services.batch_parts import flat_suggestion
+    from service.batch.chunks import flat_suggestion
 
     ref = _run(tmp_path / "jsonl", fresh_embedder, seed, chunk_size=32)
     out = tmp_path / "pq"

@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from models.codebook import CodebookError, load_codebook, parse_codebook, resolve_codebook
+from models.codebook import (
+    CodebookError,
+    load_codebook,
+    parse_codebook,
+    resolve_codebook,
+)
 
 
 def test_seed_codebook_has_the_four_families(seed):

@@ -7,7 +7,14 @@ import pytest
 
 from eval.agreement import cohen_kappa
 from eval.benchmark import compare_model
-from eval.codings import Coding, build_table, coder_vs_rest, consensus, pairwise, per_code
+from eval.codings import (
+    Coding,
+    build_table,
+    coder_vs_rest,
+    consensus,
+    pairwise,
+    per_code,
+)
 
 
 def _multi() -> list[Coding]:

@@ -11,8 +11,17 @@ import pytest
 
 from models.classifiers.zero_shot import ZeroShotClassifier
 from models.codebook import parse_codebook
-from models.discovery.clustering import ClusterConfig, ClusteringError, cluster_embeddings
-from models.discovery.describe import apply_coverage, class_tfidf, describe_clusters, member_codes
+from models.discovery.clustering import (
+    ClusterConfig,
+    ClusteringError,
+    cluster_embeddings,
+)
+from models.discovery.describe import (
+    apply_coverage,
+    class_tfidf,
+    describe_clusters,
+    member_codes,
+)
 from models.discovery.pipeline import DiscoveryConfig, discover, write_outputs
 from models.text.readers import read_path
 from models.text.segment import SegmentationConfig, segment_document

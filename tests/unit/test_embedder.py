@@ -9,7 +9,10 @@ import pytest
 
 from models.base import Span
 from models.embedders.cache import EmbeddingCache
-from models.embedders.sentence_transformers import ModelNotFound, SentenceTransformerEmbedder
+from models.embedders.sentence_transformers import (
+    ModelNotFound,
+    SentenceTransformerEmbedder,
+)
 
 
 def test_default_model_loads_offline(embedder):

@@ -7,11 +7,28 @@ import time
 import numpy as np
 import pytest
 
-from models.classifiers.calibration import MIN_DECISIONS, expected_calibration_error, fit_calibrator
 from eval.simulation import predict_labels
-from models.classifiers.learned import (Decision, HeadConfig, LearnedHead, context_features, exclusive_labels, latest_labels,
-                                        segment_features)
-from models.classifiers.review import entropy, nearest_accepted, review_order, review_segments, with_none
+from models.classifiers.calibration import (
+    MIN_DECISIONS,
+    expected_calibration_error,
+    fit_calibrator,
+)
+from models.classifiers.learned import (
+    Decision,
+    HeadConfig,
+    LearnedHead,
+    context_features,
+    exclusive_labels,
+    latest_labels,
+    segment_features,
+)
+from models.classifiers.review import (
+    entropy,
+    nearest_accepted,
+    review_order,
+    review_segments,
+    with_none,
+)
 
 
 def _toy(n_docs: int = 60, per_doc: int = 6, dim: int = 16, seed: int = 0):

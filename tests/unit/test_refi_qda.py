@@ -17,10 +17,17 @@ from models.exchange.qda import codes_of
 from models.exchange.qdc import read_qdc, write_qdc
 from models.exchange.qdpx import read_qdpx
 from models.exchange.schema import parse_xml, validate
-from service.services import exchange
-from service.services.projects import Caller, create_project
+from service.exchange import qdpx as exchange
+from service.projects.access import Caller
+from service.projects.manage import create_project
 from service.storage.db import Database, sqlite_url
-from service.storage.tables import Decision, DocumentRow, Project, SegmentRow, Suggestion
+from service.storage.tables import (
+    Decision,
+    DocumentRow,
+    Project,
+    SegmentRow,
+    Suggestion,
+)
 from tests import refi_handmade as hm
 from tests.conftest import shared_path
 
@@ -127,7 +134,7 @@ def test_accepted_suggestion_is_exported_with_its_provenance(db, schemas):
                          code="trust", score=0.8731, model="minilm-zero-shot", evidence={})
         session.add(sug)
         session.flush()
-        from service.services.ledger import DecisionInput, record
+        from service.review.ledger import DecisionInput, record
 
         record(session, project=project, coder=Caller(owner.id, project.id, owner.name, "owner"),
                data=DecisionInput(verdict="accept", suggestion_id=sug.id, memo="clear case"))
@@ -246,7 +253,7 @@ def test_qdpx_export_is_deterministic(db, schemas):
 
 
 def test_memos_travel_with_the_project(db, schemas):
-    from service.services.analysis import add_memo, memos
+    from service.analysis.memos import add_memo, memos
 
     with db.write() as session:
         project, owner, _, _ = exchange.import_project(session, data=hm.qdpx(), owner_name="Lead", schema_dir=schemas)
@@ -267,7 +274,7 @@ def test_memos_travel_with_the_project(db, schemas):
 
 
 def test_merged_codes_keep_their_selections_in_the_export(db, schemas):
-    from service.services.themes import merge
+    from service.codebooks.restructure import merge
 
     with db.write() as session:
         project, owner, _, _ = exchange.import_project(session, data=hm.qdpx(), owner_name="Lead", schema_dir=schemas)

@@ -21,12 +21,13 @@ OUTCOMES = ["defects", "build time", "turnover", "rework", "latency", "cost"]
 
 def _project(tmp_path, decided: int):  # type: ignore[no-untyped-def]
     """A SQLite project with an exclusive two-code codebook, one sentence per segment, `decided` of them coded."""
-    from service.services import ledger
-    from service.services.documents import store_documents, text_document
-    from service.services.projects import Caller, create_project
+    from models.text.segment import SegmentationConfig
+    from service.documents.store import store_documents, text_document
+    from service.projects.access import Caller
+    from service.projects.manage import create_project
+    from service.review import ledger
     from service.settings import get_settings
     from service.storage.db import Database
-    from models.text.segment import SegmentationConfig
 
     settings = get_settings(data_dir=tmp_path / "data")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -50,8 +51,9 @@ def _project(tmp_path, decided: int):  # type: ignore[no-untyped-def]
             docs.append(text_document(f"abstract{d}.txt", " ".join(lines)))
         store_documents(s, project=project, documents=docs, coder=caller, data=b"test", segmentation=SegmentationConfig(unit="sentence"))
         s.flush()
-        from service.storage.tables import SegmentRow
         from sqlalchemy import select
+
+        from service.storage.tables import SegmentRow
 
         ids = list(s.scalars(select(SegmentRow.id).where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)))
         assert len(ids) == len(truth)
@@ -96,7 +98,12 @@ def test_tune_refuses_too_few_decisions_and_keeps_the_project(tmp_path, monkeypa
 
 def test_fine_tune_pulls_same_code_together_and_is_reproducible():
     from models.base import LoupeError
-    from models.classifiers.finetune import FineTuneConfig, encode, fine_tune, load_trainable
+    from models.classifiers.finetune import (
+        FineTuneConfig,
+        encode,
+        fine_tune,
+        load_trainable,
+    )
     from models.embedders.sentence_transformers import default_model_path
 
     rng = np.random.default_rng(1)
@@ -122,7 +129,12 @@ def test_fine_tune_pulls_same_code_together_and_is_reproducible():
 
 
 def test_training_length_is_counted_in_steps_with_at_least_one_pass():
-    from models.classifiers.finetune import FineTuneConfig, _batches, planned_steps, training_steps
+    from models.classifiers.finetune import (
+        FineTuneConfig,
+        _batches,
+        planned_steps,
+        training_steps,
+    )
 
     config = FineTuneConfig()  # 10 steps of 32 per label, at most 40
     assert [training_steps(n, config, labels=7) for n in (80, 200, 400, 5000)] == [40, 40, 40, 157]  # 5,000: one full pass
@@ -138,7 +150,7 @@ def test_training_length_is_counted_in_steps_with_at_least_one_pass():
 
 
 def test_held_out_decisions_keep_documents_whole_when_there_are_enough():
-    from service.services.tuning import hold_out
+    from service.jobs.tuning import hold_out
 
     documents = [f"d{i // 4}" for i in range(120)]  # 30 documents of 4 segments
     decided = np.arange(100)  # the last 5 documents undecided
@@ -154,7 +166,11 @@ def test_held_out_decisions_keep_documents_whole_when_there_are_enough():
 
 
 def test_tuned_encoder_is_kept_on_held_out_log_loss():
-    from models.classifiers.finetune import better_on_held_out, held_out_log_loss, macro_f1
+    from models.classifiers.finetune import (
+        better_on_held_out,
+        held_out_log_loss,
+        macro_f1,
+    )
 
     truth = np.array([0, 1, 1, 0])
     base = np.array([[0.6, 0.4], [0.4, 0.6], [0.45, 0.55], [0.7, 0.3]])

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from eval.unitized import Span, category_disagreements, concatenate, segment_overlap_agreement, unitized_alpha
+from eval.unitized import (
+    Span,
+    category_disagreements,
+    concatenate,
+    segment_overlap_agreement,
+    unitized_alpha,
+)
 
 # Krippendorff, K. (1995). On the reliability of unitizing contiguous data. Sociological
 # Methodology 25, 47-76, the example on p. 57: two coders, a continuum of 24, four categories.

@@ -36,18 +36,16 @@ from models.exchange.qdc import read_qdc, write_qdc
 from models.exchange.qdpx import read_qdpx, write_qdpx
 from models.text.readers import looks_like_transcript
 from models.text.segment import SegmentationConfig, TokenCounter, approx_tokens
-from service.services.documents import store_documents
-from service.services.projects import (
-    Caller,
+from service.codebooks.versions import (
     add_codebook_version,
-    add_coder,
     as_codebook,
     codebook_versions,
-    create_project,
     current_codebook,
     get_codebook_version,
-    list_coders,
 )
+from service.documents.store import store_documents
+from service.projects.access import Caller
+from service.projects.manage import add_coder, create_project, list_coders
 from service.storage.tables import (
     CodebookVersion,
     Coder,

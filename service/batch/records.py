@@ -13,7 +13,7 @@ from models.base import CodeProposal, Segment
 from models.codebook import Codebook
 
 if TYPE_CHECKING:
-    from service.services.batch import BatchResult
+    from service.batch.run import BatchResult
 
 CSV_COLUMNS = [
     "segment_id", "document", "start", "end", "speaker", "text", "code", "code_name", "score",

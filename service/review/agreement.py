@@ -5,33 +5,29 @@ value for (segment, code) is their current coding of it when they have an entry 
 and missing otherwise: in a review, a code nobody asked a coder about is not a "no". The model's
 value is defined for every segment it scored: 1 when it suggested the code at or above the
 project's threshold, else 0. Between coders, agreement rests on the segments two or more coders
-decided; the model is compared with each coder on the segments that coder decided.
-"""
+decided; the model is compared with each coder on the segments that coder decided."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from eval.codings import CodingTable, per_code
-from service.services.ledger import current_codings, entries
-from service.services.projects import Caller, as_codebook, current_codebook, list_coders
+from service.codebooks.versions import as_codebook, current_codebook
+from service.projects.manage import list_coders
+from service.review.ledger import current_codings
 from service.storage.tables import (
-    CodebookVersion,
-    DocumentRow,
     Project,
-    SegmentRow,
     SegmentVector,
     Suggestion,
 )
 
 MODEL = "model"
+
+
 DEFAULT_METRICS = ("percent", "cohen", "krippendorff", "gwet")
 
 
@@ -99,50 +95,3 @@ def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = 
             "(mean over codes) averages the per-code values; (pooled) treats every (segment, code) decision as one unit",
         ],
     }
-
-
-DECISION_COLUMNS = ["id", "created_at", "coder", "verdict", "segment_id", "document", "code", "new_code", "effects",
-                    "suggestion_id", "suggested_score", "suggested_model", "undoes", "memo", "client_key", "codebook_version"]
-CODING_COLUMNS = ["segment_id", "document", "start", "end", "coder", "code", "text"]
-
-
-def ledger_records(session: Session, *, project: Project, coder_ids: list[int] | None) -> Iterator[dict[str, Any]]:
-    coders = {c.id: c.name for c in list_coders(session, project)}
-    seg_doc = dict(session.execute(select(SegmentRow.id, DocumentRow.name).join(DocumentRow).where(SegmentRow.project_id == project.id)).all())
-    versions = dict(session.execute(select(CodebookVersion.id, CodebookVersion.version).where(CodebookVersion.project_id == project.id)).all())
-    for d in entries(session, project=project, coder_ids=coder_ids, limit=None):
-        yield {
-            "id": d.id, "created_at": d.created_at.isoformat(), "coder": coders.get(d.coder_id), "verdict": d.verdict,
-            "segment_id": d.segment_id, "document": seg_doc.get(d.segment_id), "code": d.code, "new_code": d.new_code,
-            "effects": d.effects, "suggestion_id": d.suggestion_id, "suggested_score": d.suggested_score,
-            "suggested_model": d.suggested_model, "undoes": d.undoes_id, "memo": d.memo, "client_key": d.client_key,
-            "codebook_version": versions.get(d.codebook_id),
-        }
-
-
-def coding_records(session: Session, *, project: Project, coder_ids: list[int] | None) -> Iterator[dict[str, Any]]:
-    """The current codings: one record per (segment, coder, code) that applies now."""
-    coders = {c.id: c.name for c in list_coders(session, project)}
-    state = current_codings(session, project=project, coder_ids=coder_ids)
-    segs = {s.id: (s, name) for s, name in session.execute(
-        select(SegmentRow, DocumentRow.name).join(DocumentRow).where(SegmentRow.id.in_([seg for seg, _ in state])))}
-    for (seg, who), coding in sorted(state.items()):
-        row, doc = segs[seg]
-        for code in sorted(c for c, applied in coding.items() if applied):
-            yield {"segment_id": seg, "document": doc, "start": row.start, "end": row.end, "coder": coders.get(who), "code": code, "text": row.text}
-
-
-def render(records: Iterator[dict[str, Any]], fmt: str, columns: list[str]) -> str:
-    if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for r in records:
-        writer.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in r.items()})
-    return buf.getvalue()
-
-
-def visible_coders(session: Session, project: Project, coder: Caller) -> list[int] | None:
-    """Blind mode: a coder sees only their own decisions; the owner (and everyone when not blind) sees all."""
-    return [coder.id] if project.blind and coder.role != "owner" else None

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.classifiers.review import most_similar
-from service.services.projects import Caller
+from service.projects.access import Caller
 from service.storage.tables import Decision, Project, SegmentRow, SegmentVector
 
 

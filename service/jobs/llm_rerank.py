@@ -20,7 +20,7 @@ from models.codebook import Codebook
 from models.llm.coder import combine, select_for_rerank
 from models.llm.errors import LLMError
 from models.llm.prompts import Passage
-from service.components import Pipeline
+from service.pipeline import Pipeline
 from service.storage.db import Database
 from service.storage.tables import Suggestion
 

@@ -30,7 +30,7 @@ from models.text.segment import (
     segment_document,
 )
 from service.errors import Conflict, Invalid, UnsupportedMedia
-from service.services.projects import Caller, in_project
+from service.projects.access import Caller, in_project
 from service.storage.tables import DocumentRow, Project, SegmentRow
 
 

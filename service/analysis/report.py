@@ -15,11 +15,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from eval.analysis import attribute_axis, code_axis, code_counts, matrix, save_heatmap, under
-from service.services.analysis import memos, units
-from service.services.projects import as_codebook, codebook_versions, current_codebook, list_coders
-from service.services.review_data import agreement
-from service.services.themes import themes
+from eval.analysis import (
+    attribute_axis,
+    code_axis,
+    code_counts,
+    matrix,
+    save_heatmap,
+    under,
+)
+from service.analysis.matrix import units
+from service.analysis.memos import memos
+from service.analysis.themes import themes
+from service.codebooks.versions import as_codebook, codebook_versions, current_codebook
+from service.projects.manage import list_coders
+from service.review.agreement import agreement
 from service.storage.tables import Decision, Project, Suggestion
 
 CSS = """body{font:15px/1.5 system-ui,sans-serif;color:#1b1b1f;max-width:1100px;margin:2rem auto;padding:0 1rem}

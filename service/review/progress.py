@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.services.exchange import current_spans
-from service.services.projects import Caller, current_ref, list_coders
+from service.codebooks.versions import current_ref
+from service.exchange.qdpx import current_spans
+from service.projects.access import Caller
+from service.projects.manage import list_coders
 from service.storage.tables import Decision, Project, Suggestion
 
 

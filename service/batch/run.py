@@ -10,7 +10,7 @@ Outputs in the run folder, `--format jsonl` (the default):
     suggestions.jsonl  one line per proposed code, with score and evidence
     suggestions.csv    the same, flat, for spreadsheets and QDA imports
     embeddings.f32     float32 (n_segments, dim) row-major, row i = index_id i
-`--format parquet` writes one file per chunk instead (see service.services.batch_parts), the
+`--format parquet` writes one file per chunk instead (see service.batch.chunks), the
 layout the Ray engine writes too. Both add:
     index/             the faiss index and its manifest
     run.json           what was run and how far it got (the checkpoint)
@@ -37,9 +37,9 @@ from models.base import Document, Embedder, LoupeError, Segment
 from models.classifiers.zero_shot import ZeroShotClassifier
 from models.codebook import Codebook
 from models.text.segment import SegmentationConfig
-from service.services import batch_parts as parts
-from service.services.ingest import ReadOptions, Scan, scan_inputs, stream_corpus
-from service.services.outputs import write_suggestions_csv, write_summary
+from service.batch import chunks as parts
+from service.batch.inputs import ReadOptions, Scan, scan_inputs, stream_corpus
+from service.batch.records import write_suggestions_csv, write_summary
 
 APPENDED = ("documents.jsonl", "segments.jsonl", "suggestions.jsonl", "embeddings.f32")
 RUN_FILE = "run.json"

@@ -10,9 +10,9 @@ import numpy as np
 from models.codebook import resolve_codebook
 from models.discovery.describe import member_codes
 from models.text.segment import SegmentationConfig
-from service.components import Pipeline
-from service.services.discovery import ProjectSegments
-from service.services.ingest import ReadOptions, load_corpus
+from service.batch.inputs import ReadOptions, load_corpus
+from service.discovery.clusters import ProjectSegments
+from service.pipeline import Pipeline
 from service.settings import Settings
 
 

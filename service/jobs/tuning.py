@@ -24,11 +24,26 @@ import numpy as np
 from sqlalchemy import select
 
 from models.base import LoupeError
-from models.classifiers.finetune import (FineTuneConfig, better_on_held_out, encode, fine_tune, held_out_log_loss, load_trainable, macro_f1,
-                                         planned_steps)
-from models.classifiers.learned import HeadConfig, LearnedHead, exclusive_labels, ledger_decisions, segment_features
+from models.classifiers.finetune import (
+    FineTuneConfig,
+    better_on_held_out,
+    encode,
+    fine_tune,
+    held_out_log_loss,
+    load_trainable,
+    macro_f1,
+    planned_steps,
+)
+from models.classifiers.learned import (
+    HeadConfig,
+    LearnedHead,
+    exclusive_labels,
+    ledger_decisions,
+    segment_features,
+)
 from models.classifiers.review import with_none
-from service.services.projects import as_codebook, current_codebook, get_project
+from service.codebooks.versions import as_codebook, current_codebook
+from service.projects.access import get_project
 from service.storage.db import Database
 from service.storage.tables import Decision, SegmentRow
 

@@ -25,10 +25,15 @@ from models.codebook import Codebook, children_of, code_entry
 from models.discovery.clustering import ClusterConfig
 from models.discovery.pipeline import DiscoveryConfig, cluster_record, discover
 from models.exchange.qda import slug
-from service.components import Pipeline
+from service.codebooks.versions import (
+    add_codebook_version,
+    as_codebook,
+    current_codebook,
+)
 from service.errors import Conflict, Invalid, NotFound
-from service.services.ledger import current_codings
-from service.services.projects import Caller, add_codebook_version, as_codebook, current_codebook, in_project
+from service.pipeline import Pipeline
+from service.projects.access import Caller, in_project
+from service.review.ledger import current_codings
 from service.storage.db import Database
 from service.storage.tables import (
     Cluster,

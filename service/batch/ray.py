@@ -32,9 +32,15 @@ import numpy as np
 
 from models.base import LoupeError
 from models.codebook import Codebook
-from service.services import batch_parts as parts
-from service.services.batch import BatchOptions, BatchResult, Progress, finish_run, prepare_run
-from service.services.outputs import segment_record
+from service.batch import chunks as parts
+from service.batch.records import segment_record
+from service.batch.run import (
+    BatchOptions,
+    BatchResult,
+    Progress,
+    finish_run,
+    prepare_run,
+)
 from service.settings import Settings
 
 
@@ -43,7 +49,7 @@ class ChunkCoder:
 
     def __init__(self, settings: dict[str, Any], codebook: Codebook, out_dir: str, chunk_size: int,
                  skip_speakers: list[str], provenance: dict[str, Any]) -> None:
-        from service.components import build_classifier, build_embedder
+        from service.pipeline import build_classifier, build_embedder
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         cfg = Settings(**settings)

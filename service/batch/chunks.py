@@ -25,7 +25,7 @@ from models.base import CodeProposal, Document, Embedder, Encoded, Segment, Span
 from models.classifiers.zero_shot import ZeroShotClassifier
 from models.codebook import Codebook
 from models.index.faiss_index import FaissIndex
-from service.services.outputs import segment_record, suggestion_record
+from service.batch.records import segment_record, suggestion_record
 
 PARTS = ("documents", "suggestions", "embeddings", "segments")
 

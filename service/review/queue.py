@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from service.codebooks.versions import current_ref
 from service.errors import Invalid
-from service.services.evidence import nearest_accepted_for
-from service.services.ledger import touched_by
-from service.services.projects import Caller, current_ref
+from service.projects.access import Caller
+from service.review.evidence import nearest_accepted_for
+from service.review.ledger import touched_by
 from service.storage.tables import Decision, Project, SegmentRow, Suggestion
 
 

@@ -4,25 +4,25 @@ the server process.
 
 A job is safe to re-run after a crash: segment vectors are committed chunk by chunk (a restarted
 job encodes only what is missing, and the embedding cache makes even that cheap), suggestions are
-upserted on (segment, codebook, code), and a job found "running" at start-up is queued again.
-"""
+upserted on (segment, codebook, code), and a job found "running" at start-up is queued again."""
 
 from __future__ import annotations
 
-import logging
-import threading
-import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
 
 from models.base import Encoded, Segment, Span
-from models.classifiers.learned import HeadConfig, LearnedHead, ledger_decisions, segment_features
+from models.classifiers.learned import (
+    HeadConfig,
+    LearnedHead,
+    ledger_decisions,
+    segment_features,
+)
 from models.classifiers.review import rank_pairs, segment_ranks
-from service.components import Pipeline
-from service.services.projects import Caller, as_codebook, current_codebook, in_project
+from service.codebooks.versions import as_codebook, current_codebook
+from service.pipeline import Pipeline
 from service.storage.db import Database
 from service.storage.tables import (
     CodebookVersion,
@@ -32,32 +32,7 @@ from service.storage.tables import (
     SegmentRow,
     SegmentVector,
     Suggestion,
-    utcnow,
 )
-
-log = logging.getLogger("loupe.jobs")
-KINDS = ("suggest", "retrain", "cluster")
-
-
-def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | None = None, params: dict | None = None) -> Job:
-    """Queue a job; a job of the same kind already queued for the project is returned instead."""
-    queued = session.scalar(select(Job).where(Job.project_id == project.id, Job.kind == kind, Job.status == "queued"))
-    if queued is not None:
-        return queued
-    last = session.scalar(select(func.max(Decision.id)).where(Decision.project_id == project.id)) or 0
-    job = Job(project_id=project.id, kind=kind, status="queued", params={**(params or {}), "last_decision_id": int(last)},
-              created_by=coder.id if coder else None)
-    session.add(job)
-    session.flush()
-    return job
-
-
-def get_job(session: Session, project: Project, job_id: int) -> Job:
-    return in_project(session, Job, project, job_id, "job")
-
-
-def list_jobs(session: Session, project: Project) -> list[Job]:
-    return list(session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(100)))
 
 
 @dataclass
@@ -132,7 +107,7 @@ class JobRun:
                 encoded = self.pipeline.embedder.encode_segments([s.text for s in segs.segments[lo:hi]], [s.sentences for s in segs.segments[lo:hi]])
                 self._store(segs, lo, hi, encoded, proba[lo:hi], classifier, book, model_name, stats)
                 self._progress(done=n + hi)
-        from service.services.llm_rerank import rerank
+        from service.jobs.llm_rerank import rerank
 
         counts = rerank(self.db, self.pipeline, codebook_id=book.id, codebook=codebook, segment_ids=segs.ids, segments=segs.segments,
                         progress=lambda **c: self._progress(**c))
@@ -220,69 +195,3 @@ class JobRun:
             )
         with self.db.write() as s:
             s.execute(update(Suggestion), [{"id": r.id, "priority": float(p)} for r, p in zip(keep, ranks)])
-
-
-class JobRunner:
-    """Runs queued jobs one at a time on a background thread."""
-
-    def __init__(self, db: Database, pipeline: Pipeline) -> None:
-        self.db, self.pipeline = db, pipeline
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        with self.db.write() as s:  # a job that was running when the process died runs again
-            s.execute(update(Job).where(Job.status == "running").values(status="queued"))
-        self._thread = threading.Thread(target=self._loop, name="loupe-jobs", daemon=True)
-        self._thread.start()
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout)
-
-    def _claim(self) -> int | None:
-        with self.db.read() as s:  # look first: an idle poll must not take the write lock
-            if s.scalar(select(Job.id).where(Job.status == "queued").limit(1)) is None:
-                return None
-        with self.db.write() as s:
-            job = s.scalar(select(Job).where(Job.status == "queued").order_by(Job.id).limit(1))
-            if job is None:
-                return None
-            job.status, job.started_at, job.attempts, job.error = "running", utcnow(), job.attempts + 1, None
-            return job.id
-
-    def _run(self, job_id: int) -> None:
-        with self.db.read() as s:
-            kind = s.scalar(select(Job.kind).where(Job.id == job_id))
-        if kind == "cluster":
-            from service.services.discovery import run_cluster_job
-
-            run_cluster_job(self.db, self.pipeline, job_id)
-        else:
-            JobRun(self.db, self.pipeline, job_id, chunk=self.pipeline.settings.job_chunk).run()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                job_id = self._claim()
-            except Exception:  # the database went away for a moment: try again shortly
-                log.exception("could not claim a job")
-                job_id = None
-            if job_id is None:
-                self._wake.wait(1.0)
-                self._wake.clear()
-                continue
-            try:
-                self._run(job_id)
-                status, error = "done", None
-            except Exception as exc:
-                log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-                status, error = "failed", f"{type(exc).__name__}: {exc}"
-            with self.db.write() as s:
-                s.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))

@@ -5,8 +5,7 @@ current coding carries a changed code: effects {old: false, new: true}, under th
 version, with a memo naming the operation. The entries made under the old code stay as they
 were, so the ledger still shows what was decided then, and the current codings follow the new
 codebook. Splitting by history sends each coding back to the code it had before the merge that
-made the code being split.
-"""
+made the code being split."""
 
 from __future__ import annotations
 
@@ -18,43 +17,11 @@ from sqlalchemy.orm import Session
 
 from models.codebook import children_of, code_entry, entry_paths
 from models.exchange.qda import slug
+from service.codebooks.versions import add_codebook_version, current_codebook
 from service.errors import Conflict, Invalid, NotFound
-from service.services.ledger import current_codings
-from service.services.projects import Caller, add_codebook_version, as_codebook, current_codebook, in_project
-from service.storage.tables import CodebookVersion, Decision, Project, Theme
-
-
-# -- themes -------------------------------------------------------------------------------------
-def _known(session: Session, project: Project, codes: list[str]) -> None:
-    book = as_codebook(current_codebook(session, project))
-    unknown = [c for c in codes if c not in book.codes]
-    if unknown:
-        raise Invalid(f"unknown code {unknown[0]!r} in the current codebook")
-
-
-def create_theme(session: Session, *, project: Project, coder: Caller, name: str, definition: str, codes: list[str]) -> Theme:
-    _known(session, project, codes)
-    if session.scalar(select(Theme.id).where(Theme.project_id == project.id, Theme.name == name)) is not None:
-        raise Conflict(f"project {project.id} already has a theme named {name!r}")
-    theme = Theme(project_id=project.id, name=name, definition=definition, codes=list(dict.fromkeys(codes)), created_by=coder.id)
-    session.add(theme)
-    session.flush()
-    return theme
-
-
-def update_theme(session: Session, *, project: Project, theme_id: int, definition: str | None, codes: list[str] | None) -> Theme:
-    theme = in_project(session, Theme, project, theme_id, "theme")
-    if codes is not None:
-        _known(session, project, codes)
-        theme.codes = list(dict.fromkeys(codes))
-    if definition is not None:
-        theme.definition = definition
-    session.flush()
-    return theme
-
-
-def themes(session: Session, project: Project) -> list[Theme]:
-    return list(session.scalars(select(Theme).where(Theme.project_id == project.id).order_by(Theme.id)))
+from service.projects.access import Caller
+from service.review.ledger import current_codings
+from service.storage.tables import CodebookVersion, Decision, Project
 
 
 # -- the codebook tree --------------------------------------------------------------------------

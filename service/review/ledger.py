@@ -15,8 +15,9 @@ from typing import Iterable, Literal
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from service.codebooks.versions import codebook_of, current_ref
 from service.errors import Conflict, Invalid, NotFound, ServiceError
-from service.services.projects import Caller, codebook_of, current_ref, in_project
+from service.projects.access import Caller, in_project
 from service.storage.tables import Decision, Job, Project, SegmentRow, Suggestion
 
 Verdict = Literal["accept", "reject", "replace", "add", "undo"]

@@ -1,0 +1,96 @@
+"""Versioned codebooks: every change is a new version; a stored version never changes.
+
+Suggestions and decisions keep the version they were made under; an unchanged codebook makes no
+new version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.codebook import Codebook, CodebookError, parse_codebook, seed_codebook
+from service.errors import Invalid, NotFound
+from service.projects.access import Caller
+from service.storage.tables import CodebookVersion, Project
+
+
+@dataclass(frozen=True)
+class CodebookRef:
+    id: int
+    version: int
+    fingerprint: str
+
+
+def current_ref(session: Session, project: Project) -> CodebookRef:
+    """The current version's id, number and fingerprint (without reading its content)."""
+    row = session.execute(
+        select(CodebookVersion.id, CodebookVersion.version, CodebookVersion.fingerprint)
+        .where(CodebookVersion.project_id == project.id).order_by(CodebookVersion.version.desc()).limit(1)
+    ).first()
+    if row is None:
+        raise NotFound("codebook of project", project.id)
+    return CodebookRef(*row)
+
+
+def codebook_of(session: Session, ref: CodebookRef) -> Codebook:
+    """The parsed codebook of a version; its content is read only the first time."""
+    codebook = _PARSED.get(ref.fingerprint)
+    if codebook is None:
+        codebook = as_codebook(session.get(CodebookVersion, ref.id))
+    return codebook
+
+
+def current_codebook(session: Session, project: Project) -> CodebookVersion:
+    """The current version's row, content included (current_ref when the content is not needed)."""
+    return session.get(CodebookVersion, current_ref(session, project).id)
+
+
+def codebook_versions(session: Session, project: Project) -> list[CodebookVersion]:
+    return list(session.scalars(select(CodebookVersion).where(CodebookVersion.project_id == project.id).order_by(CodebookVersion.version)))
+
+
+def get_codebook_version(session: Session, project: Project, version: int) -> CodebookVersion:
+    row = session.scalar(select(CodebookVersion).where(CodebookVersion.project_id == project.id, CodebookVersion.version == version))
+    if row is None:
+        raise NotFound("codebook version", version)
+    return row
+
+
+def parse(data: dict | None) -> Codebook:
+    """The Codebook for a stored or submitted document (None: the seed codebook). Raises Invalid."""
+    if data is None:
+        return seed_codebook()
+    try:
+        return parse_codebook(data, origin="the codebook")
+    except CodebookError as exc:
+        raise Invalid(str(exc)) from None
+
+
+_PARSED: dict[str, Codebook] = {}  # by fingerprint: a stored version never changes
+
+
+def as_codebook(row: CodebookVersion) -> Codebook:
+    codebook = _PARSED.get(row.fingerprint)
+    if codebook is None:
+        codebook = _PARSED.setdefault(row.fingerprint, parse(row.content))
+    return codebook
+
+
+def add_codebook_version(session: Session, *, project: Project, data: dict | None, coder: Caller | None) -> CodebookVersion:
+    """Store `data` as the project's next codebook version; an unchanged codebook makes no new version."""
+    codebook = parse(data)
+    try:
+        current = current_ref(session, project)
+    except NotFound:  # the project's first version
+        current = None
+    if current is not None and current.fingerprint == codebook.fingerprint:
+        return session.get(CodebookVersion, current.id)
+    row = CodebookVersion(
+        project_id=project.id, version=(current.version if current else 0) + 1, name=codebook.name,
+        content=codebook.source, fingerprint=codebook.fingerprint, created_by=coder.id if coder else None,
+    )
+    session.add(row)
+    session.flush()
+    return row

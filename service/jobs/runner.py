@@ -1,0 +1,87 @@
+"""The job runner: one thread in the server process that runs queued jobs one at a time.
+
+A job found "running" at start-up (the server stopped during it) is queued again."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+
+from sqlalchemy import select, update
+
+from service.jobs.scoring import JobRun
+from service.pipeline import Pipeline
+from service.storage.db import Database
+from service.storage.tables import (
+    Job,
+    utcnow,
+)
+
+log = logging.getLogger("loupe.jobs")
+
+
+class JobRunner:
+    """Runs queued jobs one at a time on a background thread."""
+
+    def __init__(self, db: Database, pipeline: Pipeline) -> None:
+        self.db, self.pipeline = db, pipeline
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self.db.write() as s:  # a job that was running when the process died runs again
+            s.execute(update(Job).where(Job.status == "running").values(status="queued"))
+        self._thread = threading.Thread(target=self._loop, name="loupe-jobs", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def _claim(self) -> int | None:
+        with self.db.read() as s:  # look first: an idle poll must not take the write lock
+            if s.scalar(select(Job.id).where(Job.status == "queued").limit(1)) is None:
+                return None
+        with self.db.write() as s:
+            job = s.scalar(select(Job).where(Job.status == "queued").order_by(Job.id).limit(1))
+            if job is None:
+                return None
+            job.status, job.started_at, job.attempts, job.error = "running", utcnow(), job.attempts + 1, None
+            return job.id
+
+    def _run(self, job_id: int) -> None:
+        with self.db.read() as s:
+            kind = s.scalar(select(Job.kind).where(Job.id == job_id))
+        if kind == "cluster":
+            from service.discovery.clusters import run_cluster_job
+
+            run_cluster_job(self.db, self.pipeline, job_id)
+        else:
+            JobRun(self.db, self.pipeline, job_id, chunk=self.pipeline.settings.job_chunk).run()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job_id = self._claim()
+            except Exception:  # the database went away for a moment: try again shortly
+                log.exception("could not claim a job")
+                job_id = None
+            if job_id is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                self._run(job_id)
+                status, error = "done", None
+            except Exception as exc:
+                log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+                status, error = "failed", f"{type(exc).__name__}: {exc}"
+            with self.db.write() as s:
+                s.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
