@@ -112,9 +112,7 @@ def default_text(info: FieldInfo) -> str:
         doc = (info.default_factory.__doc__ or "").strip()
         if doc:
             return _cell(doc)
-        value = info.default_factory()  # type: ignore[call-arg]  # Settings' factories take no arguments
-    else:
-        value = info.default
+    value = info.get_default(call_default_factory=True, validated_data={})
     if value is None:
         return "none"
     if isinstance(value, list):
@@ -159,8 +157,7 @@ def render() -> str:
     parts = [HEADER.format(case=case), "\n".join(rows) + "\n"]
     if lists:
         first = lists[0]
-        factory = Settings.model_fields[first].default_factory
-        sample = factory()[:2] if factory is not None else ["a", "b"]  # type: ignore[call-arg]
+        sample = list(Settings.model_fields[first].get_default(call_default_factory=True, validated_data={}) or ["a", "b"])[:2]
         parts.append(LISTS.format(names=", ".join(f"`{env_name(n)}`" for n in lists),
                                   example=f"{env_name(first)}='{json.dumps(sample)}'",
                                   commas=_commas_text(first, sample)))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +27,7 @@ def test_every_setting_is_on_the_page() -> None:
         assert f"`{prefix}{name.upper()}`" in page
 
 
-def test_the_documented_list_format_parses(monkeypatch) -> None:
+def test_the_documented_list_format_parses(monkeypatch: pytest.MonkeyPatch) -> None:
     speakers = ["Interviewer", "Moderator"]
     monkeypatch.setenv("LOUPE_SKIP_SPEAKERS", json.dumps(speakers))
     assert Settings().skip_speakers == speakers
