@@ -33,7 +33,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scripts.server_process import ServerProcess
+from tests.server_process import ServerProcess
 
 
 def seed_project(database_url: str, project_id: int, n_segments: int, per_doc: int = 100, seed: int = 0) -> None:

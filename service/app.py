@@ -10,7 +10,7 @@ import gc
 import logging
 import threading
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +21,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from models.base import LoupeError
 from service.errors import ServiceError
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.pipeline import Pipeline
 
 log = logging.getLogger("loupe.app")
 
@@ -87,7 +90,10 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> FastAPI:
+    """The application. With `pipeline` (an already loaded Pipeline, e.g. one shared by a test
+    session), start-up uses it instead of loading the model on a background thread: the app is
+    ready as soon as the database is migrated."""
     from service.routers import (
         analysis,
         discovery,
@@ -113,10 +119,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pipeline = None
         app.state.runner = None
         app.state.load_error = None
-        loader = threading.Thread(target=_load_pipeline, args=(app, settings), name="loupe-load", daemon=True)
-        loader.start()
+        loader = threading.Thread(target=_load_pipeline, args=(app, settings, pipeline), name="loupe-load", daemon=True)
+        if pipeline is None:
+            loader.start()
+        else:
+            _load_pipeline(app, settings, pipeline)
         yield
-        loader.join(timeout=60)
+        if loader.is_alive():
+            loader.join(timeout=60)
         if app.state.runner is not None:
             app.state.runner.stop()
         db.dispose()
@@ -135,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _load_pipeline(app: FastAPI, settings: Settings) -> None:
+def _load_pipeline(app: FastAPI, settings: Settings, pipeline: Pipeline | None = None) -> None:
     from threadpoolctl import threadpool_limits
 
     from service.jobs.runner import JobRunner
@@ -145,7 +155,7 @@ def _load_pipeline(app: FastAPI, settings: Settings) -> None:
     # up for each and takes the cores that other requests need. The encoder uses torch's threads.
     threadpool_limits(1, user_api="blas")
     try:
-        pipeline = Pipeline(settings)
+        pipeline = pipeline or Pipeline(settings)
         runner = JobRunner(app.state.db, pipeline)
         runner.start()
         app.state.runner = runner

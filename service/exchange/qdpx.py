@@ -14,7 +14,6 @@ them), so provenance survives the trip into NVivo, ATLAS.ti, MAXQDA or QualCoder
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from service.codebooks.versions import (
 from service.documents.store import store_documents
 from service.projects.access import Caller
 from service.projects.manage import add_coder, create_project, list_coders
+from service.review.ledger import current_spans
 from service.storage.tables import (
     CodebookVersion,
     Coder,
@@ -177,42 +177,6 @@ def _import_memos(qp: QdaProject, code_paths: dict[str, str], rows: list[Documen
         for guid in source.notes:
             memo(guid, "document", str(row.id))
     return out
-
-
-def current_spans(session: Session, project: Project, coder_ids: set[int] | None = None,
-                  document_id: int | None = None) -> dict[tuple[int, int, str], list[tuple[int, int, Decision]]]:
-    """{(segment, coder, code): [(start, end, the decision that applied it)]} for codes applied now
-    (of some coders, or in one document, when asked).
-
-    The ledger is folded in id order: an entry that applies a code adds its selection (its span,
-    or the whole segment), one that removes the code clears them, and a `remap` (a merged, split
-    or moved code) carries the selections over to the new code."""
-    seg_span = {}
-    state: dict[tuple[int, int, str], list[tuple[int | None, int | None, Decision]]] = defaultdict(list)
-    q = select(Decision).where(Decision.project_id == project.id)
-    if coder_ids is not None:
-        q = q.where(Decision.coder_id.in_(sorted(coder_ids)))
-    if document_id is not None:
-        q = q.where(Decision.segment_id.in_(select(SegmentRow.id).where(SegmentRow.document_id == document_id)))
-    for d in session.scalars(q.order_by(Decision.id)):
-        if d.verdict == "remap" and d.new_code:
-            moved = state.pop((d.segment_id, d.coder_id, d.code), [])
-            target = state[(d.segment_id, d.coder_id, d.new_code)]
-            target.extend(m for m in moved if all((s, e) != m[:2] for s, e, _ in target))
-            continue
-        for code, applied in d.effects.items():
-            key = (d.segment_id, d.coder_id, code)
-            if not applied:
-                state.pop(key, None)
-                continue
-            span = (d.span_start, d.span_end) if d.span_start is not None and code == (d.new_code or d.code) else (None, None)
-            if all((s, e) != span for s, e, _ in state[key]):
-                state[key].append((*span, d))
-    ids = sorted({k[0] for k, v in state.items() if v})
-    for lo in range(0, len(ids), 5000):  # bounded IN lists
-        for sid, start, end in session.execute(select(SegmentRow.id, SegmentRow.start, SegmentRow.end).where(SegmentRow.id.in_(ids[lo:lo + 5000]))):
-            seg_span[sid] = (start, end)
-    return {k: [(s if s is not None else seg_span[k[0]][0], e if e is not None else seg_span[k[0]][1], d) for s, e, d in v] for k, v in state.items() if v}
 
 
 def _provenance(d: Decision, coder: str, versions: dict[int, int]) -> str | None:

@@ -9,8 +9,10 @@ already stored instead of writing a second one, so a retry after a timeout or cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Literal
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -173,17 +175,68 @@ def get_entry(session: Session, *, project: Project, decision_id: int) -> Decisi
     return in_project(session, Decision, project, decision_id, "decision")
 
 
-def fold(rows: Iterable[Decision]) -> dict[tuple[int, int], dict[str, bool]]:
-    """{(segment_id, coder_id): {code: applied}} after the entries, in id order."""
-    state: dict[tuple[int, int], dict[str, bool]] = {}
+SpanKey = tuple[int, int, str]  # (segment, coder, code)
+
+
+@dataclass
+class Folded:
+    """The ledger folded in id order, once, for both readings of it.
+
+    states: {(segment, coder): {code: applied}} for every code an entry touched (either way);
+    spans:  {(segment, coder, code): [(start, end, decision)]} for the codes applied now, each with
+            the selections that applied it (None, None: the whole segment). A `remap` (a merged, split
+            or moved code) carries the selections over to the new code.
+    """
+
+    states: dict[tuple[int, int], dict[str, bool]] = field(default_factory=dict)
+    spans: dict[SpanKey, list[tuple[int | None, int | None, Decision]]] = field(default_factory=dict)
+
+
+def fold(rows: Iterable[Decision]) -> Folded:
+    """The one fold of the ledger: entries applied in id order (see Folded)."""
+    out = Folded()
+    spans: dict[SpanKey, list[tuple[int | None, int | None, Decision]]] = defaultdict(list)
     for d in sorted(rows, key=lambda r: r.id):
-        state.setdefault((d.segment_id, d.coder_id), {}).update({c: bool(v) for c, v in d.effects.items()})
-    return state
+        out.states.setdefault((d.segment_id, d.coder_id), {}).update({c: bool(v) for c, v in d.effects.items()})
+        if d.verdict == "remap" and d.new_code:
+            moved = spans.pop((d.segment_id, d.coder_id, d.code), [])
+            target = spans[(d.segment_id, d.coder_id, d.new_code)]
+            target.extend(m for m in moved if all((s, e) != m[:2] for s, e, _ in target))
+            continue
+        for code, applied in d.effects.items():
+            key = (d.segment_id, d.coder_id, code)
+            if not applied:
+                spans.pop(key, None)
+                continue
+            span = (d.span_start, d.span_end) if d.span_start is not None and code == (d.new_code or d.code) else (None, None)
+            if all((s, e) != span for s, e, _ in spans[key]):
+                spans[key].append((*span, d))
+    out.spans = {k: v for k, v in spans.items() if v}
+    return out
 
 
 def current_codings(session: Session, *, project: Project, coder_ids: list[int] | None = None) -> dict[tuple[int, int], dict[str, bool]]:
     """The current coding of every (segment, coder) with at least one entry (codes decided either way)."""
-    return fold(entries(session, project=project, coder_ids=coder_ids, limit=None))
+    return fold(entries(session, project=project, coder_ids=coder_ids, limit=None)).states
+
+
+def current_spans(session: Session, project: Project, coder_ids: set[int] | None = None,
+                  document_id: int | None = None) -> dict[SpanKey, list[tuple[int, int, Decision]]]:
+    """{(segment, coder, code): [(start, end, the decision that applied it)]} for the codes applied
+    now (of some coders, or in one document, when asked), with whole-segment selections resolved to
+    the segment's offsets."""
+    q = select(Decision).where(Decision.project_id == project.id)
+    if coder_ids is not None:
+        q = q.where(Decision.coder_id.in_(sorted(coder_ids)))
+    if document_id is not None:
+        q = q.where(Decision.segment_id.in_(select(SegmentRow.id).where(SegmentRow.document_id == document_id)))
+    state = fold(session.scalars(q.order_by(Decision.id))).spans
+    seg_span: dict[int, tuple[int, int]] = {}
+    ids = sorted({k[0] for k in state})
+    for lo in range(0, len(ids), 5000):  # bounded IN lists
+        for sid, start, end in session.execute(select(SegmentRow.id, SegmentRow.start, SegmentRow.end).where(SegmentRow.id.in_(ids[lo:lo + 5000]))):
+            seg_span[sid] = (start, end)
+    return {k: [(s if s is not None else seg_span[k[0]][0], e if e is not None else seg_span[k[0]][1], d) for s, e, d in v] for k, v in state.items()}
 
 
 def touched_by(coder_id: int, code_column, segment_column):  # type: ignore[no-untyped-def]

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.codebooks.versions import current_ref
-from service.exchange.qdpx import current_spans
 from service.projects.access import Caller
 from service.projects.manage import list_coders
+from service.review.ledger import current_spans
 from service.storage.tables import Decision, Project, Suggestion
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from typing import Any
 from pathlib import Path
 
 import httpx
 import pytest
 
-from scripts.server_process import ServerProcess
+from tests.server_process import ServerProcess
 from tests.conftest import SAMPLE
 
 PG_ADMIN = os.environ.get("LOUPE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -82,16 +83,33 @@ def make_server(tmp_path, shared_cache):
 
 
 class Api:
-    """A small client: one coder's token on one server."""
+    """A small client: one coder's token on one server, a real one (a URL) or an in-process app
+    (an httpx.Client such as FastAPI's TestClient, shared by every Api of that app)."""
 
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self.client = httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"} if token else {})
+    def __init__(self, target: str | Any, token: str | None = None) -> None:
+        self.client = httpx.Client(base_url=target, timeout=120) if isinstance(target, str) else target
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def __getattr__(self, name: str):  # get, post, put, patch
-        return getattr(self.client, name)
+    def request(self, method: str, path: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return self.client.request(method, path, headers={**self.headers, **kw.pop("headers", {})}, **kw)
+
+    def get(self, path: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return self.request("DELETE", path, **kw)
 
     def ok(self, method: str, path: str, expect: int = 200, **kw):  # type: ignore[no-untyped-def]
-        r = self.client.request(method, path, **kw)
+        r = self.request(method, path, **kw)
         assert r.status_code == expect, f"{method} {path} -> {r.status_code}: {r.text[:500]}"
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
 
@@ -109,6 +127,6 @@ def wait_for_job(api: Api, project_id: int, job_id: int, timeout: float = 300) -
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
-def new_project(server_url: str, **body) -> tuple[int, Api]:  # type: ignore[no-untyped-def]
+def new_project(server_url: str | Any, **body) -> tuple[int, Api]:  # type: ignore[no-untyped-def]
     created = Api(server_url).ok("POST", "/projects", 201, json={"name": "study", "owner": "owner", **body})
     return created["project"]["id"], Api(server_url, created["owner"]["token"])

@@ -20,7 +20,7 @@ def live(tmp_path_factory, shared_cache):
     with open(TRANSCRIPTS[0], "rb") as f:
         owner.ok("POST", f"/projects/{pid}/documents", 201, files={"file": (TRANSCRIPTS[0].name, f)})
     wait_for_job(owner, pid, owner.ok("POST", f"/projects/{pid}/jobs", 202, json={"kind": "suggest"})["id"])
-    yield server, pid, dict(owner.client.headers)
+    yield server, pid, dict(owner.headers)
     server.stop()
 
 

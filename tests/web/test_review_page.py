@@ -61,7 +61,7 @@ def test_review_ten_suggestions_with_the_keyboard_and_undo_one(browser, make_ser
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    _sign_in(page, server.url, owner.client.headers["Authorization"].split()[1])
+    _sign_in(page, server.url, owner.headers["Authorization"].split()[1])
 
     keys = ["a", "a", "r", "a", "c", "a", "r", "a", "a", "a"]  # c: another code, chosen in the picker
     for k, key in enumerate(keys):
@@ -149,7 +149,7 @@ def test_narrow_screen_and_accessible_names(browser, make_server, tmp_path):
     server = make_server(data_dir=tmp_path / "narrow").start()
     pid, owner = _project(server.url)
     page = browser.new_page(viewport={"width": 390, "height": 800})
-    _sign_in(page, server.url, owner.client.headers["Authorization"].split()[1])
+    _sign_in(page, server.url, owner.headers["Authorization"].split()[1])
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     unnamed = page.evaluate("""() => [...document.querySelectorAll('button, input, select, textarea')]
         .filter(e => e.offsetParent !== null)

@@ -1,4 +1,4 @@
-"""Run `loupe serve` as a child process (for benchmarks and HTTP tests): start, wait for /ready, kill."""
+"""Run `loupe serve` as a child process (for the HTTP tests and scripts/bench_api.py, which runs from a checkout): start, wait for /ready, kill."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The service's rules over real HTTP (one server per backend, SQLite and PostgreSQL): access, errors,
-codebook versions, the ledger's semantics, the queue's cursors and filters, retraining."""
+"""The service's rules, in-process (one app per backend: SQLite, and PostgreSQL under the `postgres`
+marker): access, errors, codebook versions, the ledger's semantics, the queue's cursors and
+filters, blind coding, retraining."""
 
 from __future__ import annotations
 
@@ -11,19 +12,16 @@ import yaml
 from tests.api.conftest import (
     TRANSCRIPTS,
     Api,
-    Server,
     new_project,
     postgres_database,
     wait_for_job,
 )
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory, shared_cache):
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request, tmp_path_factory, make_app):
     url, drop = postgres_database() if request.param == "postgresql" else (None, lambda: None)
-    s = Server(tmp_path_factory.mktemp("rules"), url, shared_cache, LOUPE_MAX_UPLOAD_MB="0.2").start()
-    yield s
-    s.stop()
+    yield make_app(tmp_path_factory.mktemp("rules"), url, max_upload_mb=0.2)
     drop()
 
 

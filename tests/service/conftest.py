@@ -1,0 +1,52 @@
+"""The in-process layer: the real application (`create_app`) served by FastAPI's TestClient, with one
+real Pipeline (the default embedder) loaded once per test session and injected into every app.
+No server process, no port: the service's rules (auth, blind mode, the ledger, the queue, errors)
+run here in seconds. What needs a real `loupe serve` process (crash, lifecycle, PostgreSQL
+through the server, the browser, Ray) stays in tests/api, tests/web and tests/scale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """The real Pipeline (default embedder, with an embedding cache for the session)."""
+    from service.pipeline import Pipeline
+
+    home = tmp_path_factory.mktemp("pipeline")
+    return Pipeline(Settings(data_dir=home, threads=2))
+
+
+class App:
+    """An in-process app: `url` is its TestClient (tests.api.conftest.Api and new_project take it
+    where they take a server's URL)."""
+
+    def __init__(self, client: TestClient, settings: Settings) -> None:
+        self.url = client
+        self.settings = settings
+
+
+@pytest.fixture(scope="session")
+def make_app(pipeline) -> Iterator:
+    """make_app(data_dir, database_url=None, **settings) -> App, started (lifespan run); all are
+    stopped at the end of the session."""
+    clients: list[TestClient] = []
+
+    def make(data_dir: Path, database_url: str | None = None, **overrides: object) -> App:
+        settings = Settings(data_dir=data_dir, database_url=database_url, threads=2, **overrides)  # type: ignore[arg-type]
+        client = TestClient(create_app(settings, pipeline=pipeline), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return App(client, settings)
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
