@@ -7,7 +7,7 @@ Array contracts are stated where an array crosses an interface.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -39,12 +39,20 @@ class Span:
     end: int
 
 
+# What a segment is, as data: see models.text.roles for how the segmenter decides.
+Role = Literal["data", "metadata", "interviewer"]
+ROLES: tuple[Role, ...] = ("data", "metadata", "interviewer")
+
+
 @dataclass(frozen=True)
 class Segment:
     """A unit of coding: a contiguous slice of a document.
 
     Invariant: `document.text[start:end] == text`.
     `sentences` are spans relative to `text` (not to the document).
+    `role`: "data" (what a participant wrote or said), "metadata" (a title or header line at the
+    top of a document, a closing line at its end) or "interviewer" (an interviewer's turn). Every
+    segment stays in the document for context; only data is coded and clustered (`codable`).
     """
 
     id: str
@@ -55,6 +63,12 @@ class Segment:
     text: str
     speaker: str | None = None
     sentences: tuple[Span, ...] = ()
+    role: Role = "data"
+
+    @property
+    def codable(self) -> bool:
+        """True when the segment is data: it may get proposals and join clusters."""
+        return self.role == "data"
 
 
 @dataclass(frozen=True)

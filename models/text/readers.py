@@ -13,12 +13,21 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from models.base import Document, LoupeError
+from models.text.roles import (
+    DEFAULT_INTERVIEWER_LABELS,
+    body_range,
+    is_interviewer_label,
+    is_participant_label,
+    is_speaker_key,
+    two_turn_transcript,
+)
 
 TEXT_FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md"}
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".vtt", ".srt", ".csv", ".jsonl")
@@ -98,9 +107,16 @@ def decode_bytes(data: bytes, path: str | Path, encoding: str | None = None) -> 
 
 
 def looks_like_transcript(text: str) -> bool:
-    """True when at least three lines start with a speaker label and some label recurs."""
+    """True when at least three lines start with a speaker label and some label recurs, or when
+    the body (below any header lines) shows an exchange of known labels even in two turns: an
+    interviewer's label and another speaker's ("Interviewer:" / "P1:"), or two participants'."""
     labels = [m.group("label") for m in SPEAKER_RE.finditer(text)]
-    return len(labels) >= 3 and len(set(labels)) < len(labels)
+    if len(labels) >= 3 and len(set(labels)) < len(labels):
+        return True
+    if len(set(labels)) < 2:
+        return False
+    start, end = body_range(text)
+    return two_turn_transcript(m.group("label") for m in SPEAKER_RE.finditer(text, start, end))
 
 
 def read_path(
@@ -200,16 +216,31 @@ def _speakers_meta(turns: list[tuple[str | None, str]]) -> dict[str, str]:
     return {"speakers": json.dumps(sorted({s for s, _ in turns if s}))}
 
 
-def speaker_labels(doc_text: str, metadata: dict[str, str] | None = None) -> set[str]:
-    """Labels that mark speaker turns: those used at least twice, plus any the file declared.
+def speaker_labels(
+    doc_text: str,
+    metadata: dict[str, str] | None = None,
+    interviewer_labels: tuple[str, ...] = DEFAULT_INTERVIEWER_LABELS,
+) -> set[str]:
+    """Labels that mark speaker turns: those used at least twice, plus any the file declared, plus,
+    when the body shows an exchange (see looks_like_transcript), the known interviewer and
+    participant labels and the labels next to an interviewer's, even when used once.
 
-    A label seen once ("Date: March 2024") is treated as ordinary text.
+    A one-off label that is neither ("Date: March 2024", "Note: ...") is treated as ordinary text.
     """
     from collections import Counter
 
     counts = Counter(m.group("label") for m in SPEAKER_RE.finditer(doc_text))
     declared = set(json.loads((metadata or {}).get("speakers", "[]")))
-    return {label for label, n in counts.items() if n >= 2} | declared
+    labels = {label for label, n in counts.items() if n >= 2} | declared
+    start, end = body_range(doc_text)
+    body = [m.group("label") for m in SPEAKER_RE.finditer(doc_text, start, end)]
+    if two_turn_transcript(body, interviewer_labels):
+        asks = [is_interviewer_label(x, interviewer_labels) for x in body]
+        for k, label in enumerate(body):
+            beside = (k > 0 and asks[k - 1]) or (k + 1 < len(body) and asks[k + 1])
+            if asks[k] or is_participant_label(label) or (beside and is_speaker_key(label)):
+                labels.add(label)
+    return labels
 
 
 def _read_vtt(text: str, path: Path, did: str) -> Document:
@@ -308,6 +339,39 @@ def _stream_rows(path: Path, suffix: str, encoding: str | None) -> Iterator[dict
         yield row
 
 
+def _filled(row: dict[str, object]) -> list[tuple[str, str]]:
+    return [(str(k), str(v).strip()) for k, v in row.items() if k is not None and v is not None and str(v).strip()]
+
+
+def _repeats_header(row: dict[str, object]) -> bool:
+    """Each filled cell holds its own column's name: the header again (files joined together)."""
+    cells = _filled(row)
+    return bool(cells) and all(v.casefold() == k.strip().casefold() for k, v in cells)
+
+
+def _import_ids(row: dict[str, object]) -> bool:
+    """A Qualtrics import-id row: '{"ImportId":"QID1_TEXT"}' in every filled cell."""
+    cells = _filled(row)
+    return bool(cells) and all(v.replace(" ", "").startswith('{"ImportId"') for _, v in cells)
+
+
+def _without_header_rows(rows: Iterable[dict[str, object]], *, csv_file: bool) -> Iterator[tuple[int, dict[str, object]]]:
+    """(row number, row) for every row that is a response. Left out: the header repeated anywhere,
+    and, in a .csv file, a survey tool's extra header rows at the top (Qualtrics puts the question
+    texts in row 1 and import ids in row 2, under the column names), read before row 1 is yielded."""
+    it = enumerate(rows, start=1)
+    head: list[tuple[int, dict[str, object]]] = []
+    if csv_file:
+        head = list(itertools.islice(it, 2))
+        if len(head) == 2 and _import_ids(head[1][1]):
+            head = []  # question texts, then import ids
+        elif head and _import_ids(head[0][1]):
+            head = head[1:]
+    for n, row in itertools.chain(head, it):
+        if not _repeats_header(row):
+            yield n, row
+
+
 def _tabular_documents(
     rows: Iterable[dict[str, object]],
     path: Path,
@@ -318,8 +382,10 @@ def _tabular_documents(
 ) -> Iterator[Document]:
     seen: set[str] = set()
     use_id = False
-    for n, row in enumerate(rows, start=1):
-        if n == 1:
+    first = True
+    for n, row in _without_header_rows(rows, csv_file=fmt == "csv"):
+        if first:
+            first = False
             columns = list(row.keys())
             if text_column not in columns:
                 raise MalformedFile(

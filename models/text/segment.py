@@ -6,6 +6,12 @@ at sentence boundaries; a single over-long sentence is split at whitespace.
 
 Invariant for every segment: document.text[seg.start:seg.end] == seg.text, and each sentence
 span lies inside the segment. Segments never start or end in whitespace.
+
+Text that is not data stays in the document but is marked by `Segment.role` (models.text.roles):
+each title or metadata line at the top of a document, and each closing line at its end, is a
+segment of its own with role "metadata" (whatever the unit); turns of an interviewer's label
+(SegmentationConfig.interviewer_labels) have role "interviewer". Only role "data" is coded and
+clustered (`Segment.codable`). Rows of .csv/.jsonl files are responses: they have no header lines.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal
 
-from models.base import Document, LoupeError, Segment, Span
+from models.base import Document, LoupeError, Role, Segment, Span
 from models.text.readers import SPEAKER_RE, speaker_labels
+from models.text.roles import DEFAULT_INTERVIEWER_LABELS, body_range, is_interviewer_label, line_spans
 
 Unit = Literal["auto", "sentence", "turn", "paragraph", "window"]
 TokenCounter = Callable[[str], int]
 
 _WORDISH = re.compile(r"\w+|[^\w\s]")
 _PARA_BREAK = re.compile(r"\n[ \t\r\f\v]*\n")
+TABULAR_FORMATS = ("csv", "jsonl")  # one response per document: no header or closing lines
 
 
 def approx_tokens(text: str) -> int:
@@ -36,8 +44,14 @@ class SegmentationConfig:
     window: int = 3  # sentences per window (unit="window")
     stride: int | None = None  # sentences between window starts; default = window (no overlap)
     max_tokens: int = 200  # budget per segment (the encoder truncates beyond its own limit)
+    # speakers whose turns are the interviewer's (role "interviewer"); matched ignoring case, a
+    # trailing full stop and a trailing number ("Interviewer 2", "INT.")
+    interviewer_labels: tuple[str, ...] = DEFAULT_INTERVIEWER_LABELS
 
     def __post_init__(self) -> None:
+        if isinstance(self.interviewer_labels, str):
+            raise LoupeError("interviewer_labels must be a list of labels, not one string")
+        object.__setattr__(self, "interviewer_labels", tuple(str(x) for x in self.interviewer_labels))
         if self.unit not in ("auto", "sentence", "turn", "paragraph", "window"):
             raise LoupeError(f"unknown segmentation unit {self.unit!r}; use auto, sentence, turn, paragraph or window")
         if self.window < 1 or (self.stride is not None and self.stride < 1):
@@ -89,18 +103,19 @@ def _paragraphs(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [se for se in (_strip(text, s, e) for s, e in out) if se[0] < se[1]]
 
 
-def _turns(doc: Document) -> list[tuple[str | None, int, int]]:
-    """(speaker, content start, content end); text before the first label has speaker None."""
+def _turns(doc: Document, start: int, end: int, interviewer_labels: tuple[str, ...]) -> list[tuple[str | None, int, int]]:
+    """(speaker, content start, content end) within text[start:end]; text before the first label
+    has speaker None."""
     text = doc.text
-    labels = speaker_labels(text, doc.metadata)
-    marks = [m for m in SPEAKER_RE.finditer(text) if m.group("label") in labels]
+    labels = speaker_labels(text, doc.metadata, interviewer_labels)
+    marks = [m for m in SPEAKER_RE.finditer(text, start, end) if m.group("label") in labels]
     out: list[tuple[str | None, int, int]] = []
     if not marks:
-        return [(None, 0, len(text))]
-    if marks[0].start() > 0:
-        out.append((None, 0, marks[0].start()))
+        return [(None, start, end)]
+    if marks[0].start() > start:
+        out.append((None, start, marks[0].start()))
     for i, m in enumerate(marks):
-        stop = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        stop = marks[i + 1].start() if i + 1 < len(marks) else end
         out.append((m.group("label"), m.end(), stop))
     return out
 
@@ -160,10 +175,23 @@ def segment_document(
     if unit == "auto":
         unit = "turn" if doc.is_transcript else "paragraph"
 
-    # Speaker blocks that no segment crosses: turns in transcripts, else the whole text.
-    blocks = _turns(doc) if (unit == "turn" or doc.is_transcript) else [(None, 0, len(text))]
-    groups: list[tuple[str | None, list[Span]]] = []
+    # Header and closing lines: one metadata segment per line, whatever the unit.
+    body_start, body_end = (0, len(text)) if doc.format in TABULAR_FORMATS else body_range(text)
+    groups: list[tuple[str | None, Role, list[Span]]] = []
+
+    def add_lines(start: int, end: int) -> None:
+        for line in line_spans(text, start, end):
+            for packed in _pack(text, [line], config.max_tokens, count):
+                groups.append((None, "metadata", packed))
+
+    add_lines(0, body_start)
+    # Speaker blocks that no segment crosses: turns in transcripts, else the whole body.
+    if unit == "turn" or doc.is_transcript:
+        blocks = _turns(doc, body_start, body_end, config.interviewer_labels)
+    else:
+        blocks = [(None, body_start, body_end)]
     for speaker, bs, be in blocks:
+        role: Role = "interviewer" if is_interviewer_label(speaker, config.interviewer_labels) else "data"
         # Sentences never cross a blank line.
         paragraphs = [split_sentences(text, ps, pe) for ps, pe in _paragraphs(text, bs, be)]
         paragraphs = [p for p in paragraphs if p]
@@ -183,10 +211,11 @@ def segment_document(
                     break
         for group in chosen:
             for packed in _pack(text, group, config.max_tokens, count):
-                groups.append((speaker, packed))
+                groups.append((speaker, role, packed))
+    add_lines(body_end, len(text))
 
     segments = []
-    for ordinal, (speaker, sents) in enumerate(groups):
+    for ordinal, (speaker, role, sents) in enumerate(groups):
         start, end = sents[0].start, sents[-1].end
         rel = tuple(Span(s.start - start, s.end - start) for s in sents)
         segments.append(
@@ -199,6 +228,7 @@ def segment_document(
                 text=text[start:end],
                 speaker=speaker,
                 sentences=rel,
+                role=role,
             )
         )
     return segments

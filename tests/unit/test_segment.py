@@ -37,13 +37,14 @@ def test_turns_keep_speakers_and_exact_offsets():
     doc = _doc(TRANSCRIPT)
     segs = segment_document(doc)
     _check(doc, segs)
-    assert [s.speaker for s in segs] == [None, "Interviewer", "P3", "Interviewer", "P3"]
-    # a label seen once ("Date:") is text, not a speaker
-    assert segs[0].text.endswith("Date: 12 May.")
+    assert [s.speaker for s in segs] == [None, None, "Interviewer", "P3", "Interviewer", "P3"]
+    # header lines are one metadata segment each; a label seen once ("Date:") is not a speaker
+    assert [s.text for s in segs[:2]] == ["Interview 3, May 2024", "Date: 12 May."]
+    assert [s.role for s in segs] == ["metadata", "metadata", "interviewer", "data", "interviewer", "data"]
     # a turn spans its paragraphs; the label is not part of the segment
-    assert segs[2].text.startswith("Well.") and segs[2].text.endswith("New para in turn.")
-    assert [segs[2].text[x.start:x.end] for x in segs[2].sentences][-1] == "New para in turn."
-    assert [s.id for s in segs] == [f"d#{i}" for i in range(5)]
+    assert segs[3].text.startswith("Well.") and segs[3].text.endswith("New para in turn.")
+    assert [segs[3].text[x.start:x.end] for x in segs[3].sentences][-1] == "New para in turn."
+    assert [s.id for s in segs] == [f"d#{i}" for i in range(6)]
 
 
 @pytest.mark.parametrize("unit", ["sentence", "paragraph", "turn", "window"])
