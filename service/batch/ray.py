@@ -7,9 +7,10 @@ runs one Ray Data pipeline over those chunks:
     from_items([chunk ids]) -> map_batches(ChunkCoder, one chunk per call, a fixed pool of actors)
 
 Each ChunkCoder actor loads the embedding model and the classifier once, and for each chunk calls
-the very `code_chunk` the single-machine engine calls, then writes the chunk's Parquet files (see
-batch_parts). So the output equals the single-machine run's on the same input and model. The
-driver pins the precision it resolved (fp32/bf16) for every CPU worker, so no worker picks another.
+the very `code_chunk` the single-machine engine calls, then writes the chunk's Parquet files through
+the same ParquetSink (see service.batch.sinks). So the output equals the single-machine run's on
+the same input and model. The driver pins the precision it resolved (fp32/bf16) for every CPU
+worker, so no worker picks another.
 
 Failure: Ray restarts a crashed actor and retries its chunk (up to 3 times each); a chunk's files
 are renamed into place whole, so a retried chunk never leaves half a file. A re-run (either
@@ -17,6 +18,10 @@ engine) skips the chunks whose files exist.
 
 Storage: workers read `_pending/` and write the outputs in the run folder, so on a multi-node
 cluster `--out` must be a path every node sees at the same place (NFS, a shared volume).
+
+Invariants: the driver writes every chunk's documents and `_pending/` file before any worker
+starts; a worker writes only its chunk's files and removes its `_pending/` file last; the run
+always writes Parquet.
 """
 
 from __future__ import annotations
@@ -32,15 +37,10 @@ import numpy as np
 
 from models.base import LoupeError
 from models.codebook import Codebook
-from service.batch import chunks as parts
-from service.batch.records import segment_record
-from service.batch.run import (
-    BatchOptions,
-    BatchResult,
-    Progress,
-    finish_run,
-    prepare_run,
-)
+from service.batch.chunks import code_chunk, segment_from_record
+from service.batch.records import BatchResult, segment_record
+from service.batch.run import BatchOptions, Progress, finish_run, prepare_run
+from service.batch.sinks import ParquetSink
 from service.settings import Settings
 
 
@@ -57,6 +57,7 @@ class ChunkCoder:
         self.classifier = build_classifier(cfg, codebook, self.embedder)
         self.codebook, self.out, self.size = codebook, Path(out_dir), chunk_size
         self.skip, self.provenance = {s.lower() for s in skip_speakers}, provenance
+        self.sink = ParquetSink(self.out)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         """Code the chunks named in the batch; returns each chunk's id, segments and seconds."""
@@ -64,20 +65,23 @@ class ChunkCoder:
         done: dict[str, list[Any]] = {"k": [], "segments": [], "seconds": []}
         for k in (int(x) for x in batch["k"]):
             started = time.perf_counter()
-            pending = parts.part_path(self.out, "_pending", k)
-            if not parts.chunk_done(self.out, k):  # else: a retry of a chunk finished before a crash
+            if not self.sink.chunk_done(k):  # else: a retry of a chunk finished before a crash
                 if crash_on and int(crash_on) == k and not (self.out / f".crashed-{k}").exists():
                     (self.out / f".crashed-{k}").touch()
                     os._exit(1)
-                chunk = [parts.segment_from_record(r) for r in parts.read_table_rows(pending)]
-                coded = parts.code_chunk(chunk, k * self.size, embedder=self.embedder, classifier=self.classifier,
-                                         codebook=self.codebook, skip_speakers=self.skip, provenance=self.provenance)
-                parts.write_coded_chunk(self.out, k, coded)
-            pending.unlink(missing_ok=True)
+                self.code(k)
+            self.sink.drop_pending(k)
             done["k"].append(k)
-            done["segments"].append(parts.read_table_rows_count(parts.part_path(self.out, "segments", k)))
+            done["segments"].append(self.sink.segments_in(k))
             done["seconds"].append(time.perf_counter() - started)
         return done
+
+    def code(self, k: int) -> None:
+        """Code chunk k from its `_pending/` file and write its Parquet files."""
+        chunk = [segment_from_record(r) for r in self.sink.read_pending(k)]
+        coded = code_chunk(chunk, k * self.size, embedder=self.embedder, classifier=self.classifier,
+                           codebook=self.codebook, skip_speakers=self.skip, provenance=self.provenance)
+        self.sink.write_coded(k, coded)
 
 
 def run_batch_ray(
@@ -106,14 +110,14 @@ def run_batch_ray(
     run = prepare_run(opts, codebook=codebook, embedder=embedder, threshold=settings.threshold,
                       scan_progress=scan_progress)
     out, size, total = run.out, opts.chunk_size, run.scan.segments
+    sink = ParquetSink(out)
     pending: list[int] = []
     for k, docs, chunk in run.chunks():  # the plan: documents, and the chunks still to code
-        if chunk and parts.chunk_done(out, k):
+        if sink.has_chunk(k, k * size, len(chunk)):
             continue
-        parts.write_documents(out, k, docs)
+        sink.write_documents(k, docs)
         if chunk:
-            parts.write_table(parts.part_path(out, "_pending", k), "segments",
-                              [segment_record(s, k * size + i, coded=True) for i, s in enumerate(chunk)])
+            sink.write_pending(k, [segment_record(s, k * size + i, coded=True) for i, s in enumerate(chunk)])
             pending.append(k)
     resumed_from = total - sum(min(size, total - k * size) for k in pending)
     done = resumed_from

@@ -1,24 +1,59 @@
-"""Records and files written by batch coding: JSONL lines, the flat CSV, and the summary."""
+"""What batch coding records: one dict per document, segment and suggestion, the flat CSV, the
+per-code tally, and the run's result and summary.json.
+
+Invariants: a record is plain JSON-able data (the JSONL line, and the Parquet row before
+flattening); a segment's `index_id` is its row in the embeddings and its faiss id; every suggestion
+carries the run's provenance (model, codebook). The summary's codes are ordered by segments
+(descending), then code. This module imports nothing else of the batch package.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from models.artifacts import atomic_write_text
-from models.base import CodeProposal, Segment
+from models.base import CodeProposal, Document, Segment
 from models.codebook import Codebook
 
-if TYPE_CHECKING:
-    from service.batch.run import BatchResult
+# code -> [segments, set of documents, score sum], counted over the suggestions
+CodeCounts = dict[str, list[Any]]
 
 CSV_COLUMNS = [
     "segment_id", "document", "start", "end", "speaker", "text", "code", "code_name", "score",
     "evidence_sentence", "evidence_start", "evidence_end", "evidence_matched", "evidence_kind",
 ]
+
+
+@dataclass
+class BatchResult:
+    """What a run did: the counts summary.json reports, and the per-code counts."""
+
+    out_dir: Path
+    documents: int
+    segments: int
+    suggestions: int
+    encoded: int  # segments actually run through the encoder (cache misses)
+    cache_hits: int
+    resumed_from: int
+    seconds: float
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    code_counts: dict[str, dict[str, float]] = field(default_factory=dict)
+    engine: str = "local"
+    output_format: str = "jsonl"
+
+    @property
+    def segments_per_second(self) -> float:
+        return self.segments / self.seconds if self.seconds else 0.0
+
+
+def document_record(d: Document) -> dict[str, Any]:
+    return {"id": d.id, "source": d.source, "format": d.format, "is_transcript": d.is_transcript,
+            "metadata": d.metadata, "text": d.text}
 
 
 def segment_record(seg: Segment, index_id: int, *, coded: bool) -> dict[str, Any]:
@@ -63,7 +98,7 @@ def suggestion_record(
     }
 
 
-def iter_jsonl(path: Path):  # type: ignore[no-untyped-def]
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, encoding="utf-8") as f:
         for line in f:
             if line.strip():
@@ -92,27 +127,26 @@ def write_suggestions_csv(jsonl: Path, out: Path) -> int:
     return n
 
 
-def write_summary(out: Path, result: "BatchResult", codebook: Codebook, provenance: dict[str, Any],
-                  counts: dict[str, list[Any]] | None = None) -> dict[str, dict[str, float]]:
-    """Per-code counts (segments, documents, mean score) into summary.json; returns them by code.
+def count_codes(rows: Iterable[tuple[str, str, float]]) -> tuple[CodeCounts, int]:
+    """(code -> [segments, set of documents, score sum], suggestions) over (code, document, score) rows."""
+    counts: CodeCounts = {}
+    total = 0
+    for code, doc, score in rows:
+        c = counts.setdefault(code, [0, set(), 0.0])
+        c[0] += 1
+        c[1].add(doc)
+        c[2] += score
+        total += 1
+    return counts, total
 
-    counts: code -> [segments, set of documents, score sum] when already counted (Parquet runs);
-    otherwise they are counted from suggestions.jsonl."""
-    segs: dict[str, int] = defaultdict(int)
-    docs: dict[str, set[str]] = defaultdict(set)
-    score_sum: dict[str, float] = defaultdict(float)
-    if counts is None:
-        for rec in iter_jsonl(out / "suggestions.jsonl"):
-            segs[rec["code"]] += 1
-            docs[rec["code"]].add(rec["document"])
-            score_sum[rec["code"]] += rec["score"]
-    else:
-        for code, (n, ds, total) in counts.items():
-            segs[code], docs[code], score_sum[code] = n, ds, total
-    counts = {
-        code: {"name": codebook[code].name, "segments": segs[code], "documents": len(docs[code]),
-               "mean_score": round(score_sum[code] / segs[code], 4)}
-        for code in sorted(segs, key=lambda c: (-segs[c], c))
+
+def write_summary(out: Path, result: BatchResult, codebook: Codebook, provenance: dict[str, Any],
+                  counts: CodeCounts) -> dict[str, dict[str, float]]:
+    """Per-code counts (segments, documents, mean score) into summary.json; returns them by code."""
+    by_code = {
+        code: {"name": codebook[code].name, "segments": n, "documents": len(docs),
+               "mean_score": round(score_sum / n, 4)}
+        for code, (n, docs, score_sum) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
     }
     summary = {
         "documents": result.documents,
@@ -126,8 +160,8 @@ def write_summary(out: Path, result: "BatchResult", codebook: Codebook, provenan
         "engine": result.engine,
         "format": result.output_format,
         "skipped_files": result.skipped,
-        "codes": counts,
+        "codes": by_code,
         **provenance,
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
-    return counts
+    return by_code

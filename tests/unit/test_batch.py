@@ -131,7 +131,7 @@ def test_parquet_output_matches_jsonl_and_resumes_by_chunk(tmp_path, fresh_embed
     the only one coded again on re-run."""
     import pyarrow.parquet as pq
 
-    from service.batch.chunks import flat_suggestion
+    from service.batch.sinks import flat_suggestion
 
     ref = _run(tmp_path / "jsonl", fresh_embedder, seed, chunk_size=32)
     out = tmp_path / "pq"
