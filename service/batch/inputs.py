@@ -3,14 +3,19 @@
 Directories are walked recursively in sorted order (hidden files skipped); a document's id is its
 path relative to the directory given (or its file name for a file given directly), so ids are
 stable across runs and machines.
+
+Invariants: no two inputs share a document id; the scan and every later stream read the same
+files in the same order, so segment n is the same segment in every pass; a bad file is skipped
+(and reported) or raises as a whole, never half-kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Literal
 
 from models.base import Document, LoupeError, Segment
 from models.text.readers import SUPPORTED_SUFFIXES, ReadError, iter_path, read_path
@@ -22,6 +27,7 @@ from models.text.segment import (
 )
 
 OnError = Literal["skip", "fail"]
+DEFAULT_SEGMENTATION = SegmentationConfig()  # frozen: one shared default
 
 
 class InputError(LoupeError):
@@ -92,7 +98,7 @@ def scan_inputs(
     inputs: list[Path],
     *,
     read: ReadOptions = ReadOptions(),
-    segmentation: SegmentationConfig = SegmentationConfig(),
+    segmentation: SegmentationConfig = DEFAULT_SEGMENTATION,
     count_tokens: TokenCounter = approx_tokens,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -139,7 +145,7 @@ def stream_corpus(
     scan: Scan,
     *,
     read: ReadOptions = ReadOptions(),
-    segmentation: SegmentationConfig = SegmentationConfig(),
+    segmentation: SegmentationConfig = DEFAULT_SEGMENTATION,
     count_tokens: TokenCounter = approx_tokens,
     limit: int | None = None,
 ) -> Iterator[tuple[Document, list[Segment]]]:
@@ -165,7 +171,7 @@ def load_corpus(
     inputs: list[Path],
     *,
     read: ReadOptions = ReadOptions(),
-    segmentation: SegmentationConfig = SegmentationConfig(),
+    segmentation: SegmentationConfig = DEFAULT_SEGMENTATION,
     count_tokens: TokenCounter = approx_tokens,
     limit: int | None = None,
 ) -> Corpus:
