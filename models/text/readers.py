@@ -16,8 +16,8 @@ import io
 import itertools
 import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from models.base import Document, LoupeError
 from models.text.roles import (

@@ -17,8 +17,9 @@ clustered (`Segment.codable`). Rows of .csv/.jsonl files are responses: they hav
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal
+from typing import Literal
 
 from models.base import Document, LoupeError, Role, Segment, Span
 from models.text.readers import SPEAKER_RE, speaker_labels
