@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from models.text.roles import DEFAULT_INTERVIEWER_LABELS
 
 
 def _default_home() -> Path:
@@ -38,9 +40,10 @@ class Settings(BaseSettings):
     chunk_size: int = Field(1024, ge=1, description="segments per checkpoint, and per Parquet file, in batch coding (loupe code --chunk-size overrides it)")
 
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="minimum score for a proposal in loupe code, on one machine or on Ray (--threshold overrides it); the review service uses each project's own threshold instead")
-    skip_speakers: list[str] = Field(
-        default_factory=lambda: ["Interviewer", "Moderator", "Facilitator", "Int", "I", "Q"],
-        description='speakers whose turns are kept as context but get no proposals, matched ignoring case ("[]": skip none)',
+    skip_speakers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_INTERVIEWER_LABELS),
+        description='interviewers: speakers whose turns are kept as context but get no proposals, matched ignoring case; '
+                    'a comma-separated list (Interviewer,Q) or a JSON list ("[]": skip none)',
     )
 
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: a SQLite file DATA_DIR/loupe.db); e.g. postgresql+psycopg://user@host/db")
@@ -67,7 +70,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
-            return [s.strip() for s in v.split(",") if s.strip()]
+            text = v.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [s.strip() for s in text.split(",") if s.strip()]
         return v
 
     @property

@@ -41,7 +41,7 @@ class _Segs:
     segments: list[Segment]
     doc_ids: list[int]
     vectors: np.ndarray
-    skip: np.ndarray  # bool: speaker whose turns get no proposals
+    skip: np.ndarray  # bool: not data (models.base.Segment.role), or a skipped speaker: no proposals
     counts: dict = field(default_factory=dict)
 
 
@@ -73,7 +73,7 @@ class JobRun:
             book = current_codebook(s, project)
             rows = s.execute(
                 select(SegmentRow.id, SegmentRow.document_id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end,
-                       SegmentRow.text, SegmentRow.speaker, SegmentRow.sentences, SegmentVector.model.label("vector_model"))
+                       SegmentRow.text, SegmentRow.speaker, SegmentRow.sentences, SegmentRow.role, SegmentVector.model.label("vector_model"))
                 .outerjoin(SegmentVector, SegmentVector.segment_id == SegmentRow.id)
                 .where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)
             ).all()
@@ -86,7 +86,8 @@ class JobRun:
         segs = _Segs(
             ids=np.array([r.id for r in rows], dtype=np.int64), segments=[_segment(r) for r in rows],
             doc_ids=[r.document_id for r in rows], vectors=np.zeros((n, self.pipeline.embedder.dim), np.float32),
-            skip=np.array([bool(r.speaker) and r.speaker.lower() in skip_names for r in rows], dtype=bool),
+            # not data (a header line, an interviewer's turn) or a skipped speaker: context, no proposals
+            skip=np.array([r.role != "data" or (bool(r.speaker) and r.speaker.lower() in skip_names) for r in rows], dtype=bool),
         )
         prior = np.zeros((n, len(classifier.codes)), np.float32)
         model_name = classifier.model_name

@@ -120,6 +120,9 @@ class SegmentRow(Base):
     text: Mapped[str] = mapped_column(Text)
     speaker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sentences: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end], ...] relative to text
+    # "data", "metadata" (a title or header line) or "interviewer" (models.base.Segment.role): every
+    # segment stays for context, only data gets suggestions, sits in the queue and is clustered.
+    role: Mapped[str] = mapped_column(String(16), default="data", server_default="data")
 
 
 class SegmentVector(Base):
