@@ -1,5 +1,10 @@
 """Case attributes of documents and speakers, and the scope filters built on them
-(document:NAME=VALUE, speaker:NAME=VALUE)."""
+(document:NAME=VALUE, speaker:NAME=VALUE).
+
+Invariants: setting attributes merges (a null value removes one); a CSV import applies every row
+or none (one transaction, refused whole with the lines at fault). Functions taking `db` own their
+transaction; those taking `session` run in the caller's.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.errors import Invalid, NotFound
+from service.storage.db import Database
 from service.storage.tables import DocumentRow, Project, SegmentRow, SpeakerAttributes
 
 READER_KEYS = {"speakers"}  # document metadata the readers record (not case attributes)
@@ -53,6 +59,18 @@ def set_attributes(session: Session, *, project: Project, scope: str, key: str |
     return row.attributes
 
 
+def edit_attributes(db: Database, *, project: Project, scope: str, key: str | int, values: dict[str, Any]) -> dict[str, Any]:
+    """set_attributes in its own transaction: the attributes after the change."""
+    with db.write() as session:
+        return set_attributes(session, project=project, scope=scope, key=key, values=values)
+
+
+def import_csv(db: Database, *, project: Project, scope: str, data: bytes) -> dict[str, Any]:
+    """import_attributes_csv in its own transaction: {"scope", "rows", "attributes"}; all rows or none."""
+    with db.write() as session:
+        return import_attributes_csv(session, project=project, scope=scope, data=data)
+
+
 def import_attributes_csv(session: Session, *, project: Project, scope: str, data: bytes) -> dict[str, Any]:
     """A CSV whose first column names documents (or speakers) and whose other columns are attributes."""
     try:
@@ -72,7 +90,7 @@ def import_attributes_csv(session: Session, *, project: Project, scope: str, dat
             continue
         try:
             set_attributes(session, project=project, scope=scope, key=row[0].strip(),
-                           values={h: typed(v) for h, v in zip(header[1:], row[1:]) if v.strip()})
+                           values={h: typed(v) for h, v in zip(header[1:], row[1:], strict=True) if v.strip()})
             done += 1
         except NotFound:
             problems.append(f"line {n}: no {scope} named {row[0].strip()!r}")
@@ -104,3 +122,8 @@ def segments_in_scope(session: Session, *, project: Project, where: dict[str, An
     if any(k.startswith("speaker:") for k in where):
         q = q.where(SegmentRow.speaker.in_(sorted(who_ok)))
     return frozenset(session.scalars(q))
+
+
+def scope_of(session: Session, *, project: Project, attribute: list[str] | None) -> frozenset[int] | None:
+    """The segments a request's attribute filters (["speaker:sector=NHS", ...]) leave in scope; None: no filter."""
+    return segments_in_scope(session, project=project, where=parse_filters(attribute)) if attribute else None

@@ -2,7 +2,8 @@
 
 The text is stored exactly as read (Document.text), segmented with exact offsets; segments are
 read-only afterwards. A file that cannot be used is refused whole, with the reason, and nothing
-of it is stored.
+of it is stored: an upload is read and checked before its one write transaction begins.
+Functions taking `db` own their transaction; those taking `session` run in the caller's.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ from models.text.readers import (
 from models.text.segment import (
     SegmentationConfig,
     TokenCounter,
+    Unit,
     approx_tokens,
     segment_document,
 )
 from service.errors import Conflict, Invalid, UnsupportedMedia
 from service.projects.access import Caller, in_project
+from service.schemas.projects import DocumentRead, DocumentText
+from service.storage.db import Database
 from service.storage.tables import DocumentRow, Project, SegmentRow
+
+DEFAULT_SEGMENTATION = SegmentationConfig()
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ def store_documents(
     documents: list[Document],
     coder: Caller,
     data: bytes,
-    segmentation: SegmentationConfig = SegmentationConfig(),
+    segmentation: SegmentationConfig = DEFAULT_SEGMENTATION,
     count_tokens: TokenCounter = approx_tokens,
 ) -> list[DocumentRow]:
     """Store the documents and their segments; refuses (409) a name the project already has."""
@@ -134,3 +140,41 @@ def get_segment(session: Session, project: Project, segment_id: int) -> SegmentR
 def segment_counts(session: Session, document_ids: list[int]) -> dict[int, int]:
     q = select(SegmentRow.document_id, func.count()).where(SegmentRow.document_id.in_(document_ids)).group_by(SegmentRow.document_id)
     return {int(d): int(n) for d, n in session.execute(q)}
+
+
+def _read(row: DocumentRow, n: int) -> DocumentRead:
+    return DocumentRead.model_validate(row).model_copy(update={"segments": n})
+
+
+def _store(db: Database, *, project: Project, coder: Caller, documents: list[Document], data: bytes, unit: Unit,
+           count_tokens: TokenCounter) -> list[DocumentRead]:
+    with db.write() as session:
+        rows = store_documents(session, project=project, documents=documents, coder=coder, data=data,
+                               segmentation=SegmentationConfig(unit=unit), count_tokens=count_tokens)
+        counts = segment_counts(session, [r.id for r in rows])
+        return [_read(r, counts.get(r.id, 0)) for r in rows]
+
+
+def upload_documents(db: Database, *, project: Project, coder: Caller, filename: str, data: bytes, unit: Unit = "auto",
+                     options: UploadOptions = UploadOptions(), count_tokens: TokenCounter = approx_tokens) -> list[DocumentRead]:
+    """An uploaded file's documents, read and checked, then stored and segmented in one transaction."""
+    documents = read_upload(filename, data, options)
+    return _store(db, project=project, coder=coder, documents=documents, data=data, unit=unit, count_tokens=count_tokens)
+
+
+def add_text_document(db: Database, *, project: Project, coder: Caller, name: str, text: str, unit: Unit = "auto",
+                      count_tokens: TokenCounter = approx_tokens) -> DocumentRead:
+    """A document sent as text, stored and segmented in one transaction."""
+    (row,) = _store(db, project=project, coder=coder, documents=[text_document(name, text)], data=text.encode(), unit=unit,
+                    count_tokens=count_tokens)
+    return row
+
+
+def documents_page(session: Session, project: Project, *, offset: int = 0, limit: int = 100) -> list[DocumentRead]:
+    return [_read(d, n) for d, n in list_documents(session, project, offset=offset, limit=limit)]
+
+
+def document_text(session: Session, project: Project, document_id: int) -> DocumentText:
+    """The document with its full text, exactly as stored, and its number of segments."""
+    row = get_document(session, project, document_id)
+    return DocumentText.model_validate(row).model_copy(update={"segments": segment_counts(session, [row.id]).get(row.id, 0)})

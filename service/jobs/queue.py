@@ -1,11 +1,19 @@
-"""The job queue: a job row records kind, status, progress, counts and errors."""
+"""The job queue: a job row records kind, status, progress, counts and errors.
+
+A project has at most one queued job of each kind: queueing another returns the one waiting.
+Whoever queues work in a transaction tells the runner (`Notifier.notify()`) only after that
+transaction commits, so the runner never looks for a job it cannot see yet.
+"""
 
 from __future__ import annotations
+
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.projects.access import Caller, in_project
+from service.storage.db import Database
 from service.storage.tables import (
     Decision,
     Job,
@@ -13,6 +21,12 @@ from service.storage.tables import (
 )
 
 KINDS = ("suggest", "retrain", "cluster")
+
+
+class Notifier(Protocol):
+    """What queues follow-up work needs of the job runner: a nudge to look for queued jobs."""
+
+    def notify(self) -> None: ...
 
 
 def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | None = None, params: dict | None = None) -> Job:
@@ -34,3 +48,12 @@ def get_job(session: Session, project: Project, job_id: int) -> Job:
 
 def list_jobs(session: Session, project: Project) -> list[Job]:
     return list(session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(100)))
+
+
+def start_job(db: Database, runner: Notifier, *, project: Project, coder: Caller, kind: str, params: dict[str, Any] | None = None) -> Job:
+    """Queue a job in its own transaction and wake the runner (see enqueue). `params` count for
+    cluster jobs only (clustering options)."""
+    with db.write() as session:
+        job = enqueue(session, project=project, kind=kind, coder=coder, params=params if kind == "cluster" else None)
+    runner.notify()
+    return job

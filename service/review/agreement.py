@@ -1,14 +1,16 @@
-"""What the ledger adds up to: agreement between coders (and the model), and exports.
+"""What the ledger adds up to: agreement between coders (and the model).
 
 Agreement reads decisions, never suggestions, unless the model is compared as a coder. A coder's
 value for (segment, code) is their current coding of it when they have an entry touching that code,
 and missing otherwise: in a review, a code nobody asked a coder about is not a "no". The model's
 value is defined for every segment it scored: 1 when it suggested the code at or above the
 project's threshold, else 0. Between coders, agreement rests on the segments two or more coders
-decided; the model is compared with each coder on the segments that coder decided."""
+decided; the model is compared with each coder on the segments that coder decided. In a blind
+project only the owner sees agreement between coders (`agreement_for`)."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from eval.codings import CodingTable, per_code
+from eval.intervals import METRICS
+from service.analysis.attributes import scope_of
 from service.codebooks.versions import as_codebook, current_codebook
+from service.errors import Forbidden, Invalid
+from service.projects.access import Caller
 from service.projects.manage import list_coders
 from service.review.ledger import current_codings
 from service.storage.tables import (
@@ -36,7 +42,7 @@ def _as_dicts(result: dict) -> dict[str, dict[str, Any]]:
 
 
 def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = DEFAULT_METRICS, n_boot: int = 500, seed: int = 0,
-              segments: set[int] | None = None) -> dict[str, Any]:
+              segments: AbstractSet[int] | None = None) -> dict[str, Any]:
     """Agreement per code and overall, between the human coders and between the model and each coder
     (on `segments` only, when given: attribute filters)."""
     coders = {c.id: c.name for c in list_coders(session, project)}
@@ -95,3 +101,17 @@ def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = 
             "(mean over codes) averages the per-code values; (pooled) treats every (segment, code) decision as one unit",
         ],
     }
+
+
+def agreement_for(session: Session, *, project: Project, coder: Caller, metrics: list[str] | None = None, n_boot: int = 200,
+                  attribute: list[str] | None = None) -> dict[str, Any]:
+    """agreement as `coder` may ask for it: refused (403) to a coder of a blind project; `metrics`
+    checked against eval.intervals.METRICS (default: DEFAULT_METRICS); `attribute` filters
+    (document:NAME=VALUE, speaker:NAME=VALUE) keep the segments that match."""
+    if project.blind and coder.role != "owner":
+        raise Forbidden("this project is blind: only the owner sees agreement between coders")
+    chosen = tuple(metrics) if metrics else DEFAULT_METRICS
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown:
+        raise Invalid(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    return agreement(session, project=project, metrics=chosen, n_boot=n_boot, segments=scope_of(session, project=project, attribute=attribute))

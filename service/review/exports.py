@@ -1,17 +1,24 @@
-"""Exports of what the ledger holds: every entry (the ledger), and the current codings."""
+"""Exports of what the ledger holds: every entry (the ledger), and the current codings.
+
+Invariants: an export holds only the coders the caller may see (blind projects: their own), and,
+with attribute filters, only the segments that match; nothing is written."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.analysis.attributes import scope_of
+from service.projects.access import Caller
 from service.projects.manage import list_coders
 from service.review.ledger import current_codings, entries
+from service.review.visibility import visible_coders
 from service.storage.tables import (
     CodebookVersion,
     DocumentRow,
@@ -61,3 +68,15 @@ def render(records: Iterator[dict[str, Any]], fmt: str, columns: list[str]) -> s
     for r in records:
         writer.writerow({k: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for k, v in r.items()})
     return buf.getvalue()
+
+
+def export_for(session: Session, *, project: Project, coder: Caller, what: Literal["ledger", "codings"], fmt: str,
+               attribute: list[str] | None = None) -> str:
+    """The ledger (DECISION_COLUMNS) or the current codings (CODING_COLUMNS) that `coder` may see,
+    rendered as csv or jsonl; `attribute` filters keep the segments that match."""
+    read, columns = (ledger_records, DECISION_COLUMNS) if what == "ledger" else (coding_records, CODING_COLUMNS)
+    records = read(session, project=project, coder_ids=visible_coders(session, project, coder))
+    scope = scope_of(session, project=project, attribute=attribute)
+    if scope is not None:
+        records = (r for r in records if r["segment_id"] in scope)
+    return render(records, fmt, columns)

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from service.analysis.attributes import scope_of
 from service.codebooks.versions import current_ref
 from service.errors import Invalid
 from service.projects.access import Caller
 from service.review.evidence import nearest_accepted_for
 from service.review.ledger import touched_by
+from service.schemas.projects import SegmentRead
+from service.schemas.review import NearestRead, QueuePage, SuggestionRead
+from service.schemas.review import QueueItem as QueueItemRead
 from service.storage.tables import Decision, Project, SegmentRow, Suggestion
 
 
@@ -110,3 +114,24 @@ def _segments_to_code(
     more = len(rows) > limit
     rows = rows[:limit]
     return [QueueItem(s, None, []) for s in rows], (encode_cursor([rows[-1].id]) if more and rows else None)
+
+
+def queue_page(session: Session, *, project: Project, coder: Caller, code: str | None = None, document_id: int | None = None,
+               min_score: float | None = None, max_score: float | None = None, attribute: list[str] | None = None,
+               cursor: str | None = None, limit: int = 20, evidence: bool = True) -> QueuePage:
+    """One page of the coder's queue as the API answers it. `code` takes its sub-codes too;
+    `attribute` filters (document:NAME=VALUE, speaker:NAME=VALUE) keep the segments that match."""
+    scope = scope_of(session, project=project, attribute=attribute)
+    filters = QueueFilter(code=code, document_id=document_id, min_score=min_score, max_score=max_score, segments=scope)
+    items, next_cursor = queue(session, project=project, coder=coder, cursor=cursor, limit=limit, evidence=evidence, filters=filters)
+    return QueuePage(
+        items=[
+            QueueItemRead(
+                segment=SegmentRead.model_validate(i.segment),
+                suggestion=SuggestionRead.model_validate(i.suggestion) if i.suggestion else None,
+                nearest_accepted=[NearestRead.model_validate(n) for n in i.nearest],
+            )
+            for i in items
+        ],
+        next_cursor=next_cursor,
+    )

@@ -1,4 +1,6 @@
-"""Request and response bodies: suggestions, the review queue, decisions, agreement."""
+"""Request and response bodies: suggestions, the review queue, decisions, progress, agreement.
+
+Response models describe exactly what the review services return: no field added or dropped."""
 
 from __future__ import annotations
 
@@ -123,6 +125,34 @@ class AgreementRead(BaseModel):
     between_coders: dict[str, dict[str, dict[str, Any]]] = Field(description="{code: {metric: estimate}} between the human coders")
     model_vs_coder: dict[str, dict[str, dict[str, dict[str, Any]]]] = Field(description="{coder: {code: {metric: estimate}}}")
     notes: list[str]
+
+
+class CodeProgress(BaseModel):
+    code: str
+    suggested: int = Field(description="suggestions of the code under the current codebook")
+    decided: int = Field(description="of them, decided by the caller (their latest verdict; an undo reopens one)")
+    remaining: int
+    accepted: int
+    rejected: int
+    replaced: int
+
+
+class ProgressRead(BaseModel):
+    coder: str
+    codebook_version: int
+    decided: int
+    remaining: int
+    agreement_with_model: float | None = Field(description="share of the caller's decided suggestions they accepted (null before any)")
+    codes: list[CodeProgress]
+
+
+class CodingSpan(BaseModel):
+    segment_id: int
+    start: int = Field(description="character offset into the document's text (inclusive)")
+    end: int = Field(description="character offset into the document's text (exclusive)")
+    code: str
+    coder: str | None
+    decision_id: int = Field(description="the ledger entry that applied the code to this span")
 
 
 class ErrorRead(BaseModel):
