@@ -1,7 +1,8 @@
 """Versioned codebooks: every change is a new version; a stored version never changes.
 
 Suggestions and decisions keep the version they were made under; an unchanged codebook makes no
-new version."""
+new version. A new version queues a suggest job under it (`new_version`, in the same transaction),
+so the review queue fills under the new codebook; the job runner is woken after the commit."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from models.codebook import Codebook, CodebookError, parse_codebook, seed_codebook
 from service.errors import Invalid, NotFound
+from service.jobs.queue import Notifier, enqueue
 from service.projects.access import Caller
+from service.storage.db import Database
 from service.storage.tables import CodebookVersion, Project
 
 
@@ -93,4 +96,16 @@ def add_codebook_version(session: Session, *, project: Project, data: dict | Non
     )
     session.add(row)
     session.flush()
+    return row
+
+
+def new_version(db: Database, runner: Notifier, *, project: Project, coder: Caller | None, data: dict | None) -> CodebookVersion:
+    """Store `data` (the codebook file format) as the next version in one transaction; a new version
+    queues a suggest job under it. Returns the current version (the old one when nothing changed)."""
+    with db.write() as session:
+        before = current_ref(session, project).id
+        row = add_codebook_version(session, project=project, data=data, coder=coder)
+        if row.id != before:
+            enqueue(session, project=project, kind="suggest", coder=coder)
+    runner.notify()
     return row

@@ -2,7 +2,10 @@
 
 A token is shown once, when its coder is created; only its sha256 is stored. Tokens carry 256
 bits of randomness, so a fast hash is the right one (a slow password hash protects guessable
-secrets, and would cost every request milliseconds)."""
+secrets, and would cost every request milliseconds).
+
+When the server has an admin token, only a caller presenting it may create a project (directly or
+by importing one): `require_admin`, compared in constant time."""
 
 from __future__ import annotations
 
@@ -92,6 +95,12 @@ def member_project(session: Session, coder: Caller, project_id: int, *, owner: b
     if owner and coder.role != "owner":
         raise Forbidden(f"only the project's owner can do this; {coder.name!r} is a {coder.role}")
     return project
+
+
+def require_admin(admin_token: str | None, token: str | None) -> None:
+    """Refuse (401) a caller without the server's admin token, when the server has one."""
+    if admin_token and not secrets.compare_digest((token or "").encode(), admin_token.encode()):
+        raise Unauthorized("creating a project needs the server's admin token as 'Authorization: Bearer <token>'")
 
 
 def forget_callers() -> None:

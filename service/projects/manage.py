@@ -1,22 +1,42 @@
-"""Projects and their coders: create a project with its owner, add, deactivate and re-token coders."""
+"""Projects and their coders: create a project with its owner, add, deactivate and re-token coders.
+
+Invariants: a project is created with its owner and codebook version 1 in one transaction; a
+token is returned once, at creation or rotation, and only its hash is stored; an owner cannot
+deactivate themselves. Functions taking `db` own their transaction (the use-cases behind the
+endpoints); those taking `session` run in the caller's.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.codebooks.versions import add_codebook_version
-from service.errors import Conflict, Invalid
+from service.errors import Conflict, Invalid, NotFound
 from service.projects.access import (
     ROLES,
     Caller,
     forget_callers,
+    get_project,
     hash_token,
     in_project,
     new_token,
+    require_admin,
 )
+from service.schemas.projects import (
+    CoderCreated,
+    CoderRead,
+    CoderUpdated,
+    ProjectCreated,
+    ProjectRead,
+)
+from service.storage.db import Database
 from service.storage.tables import Coder, Project
+
+EDITABLE = ("name", "description", "blind", "hide_suggestions", "queue_mode", "retrain_every", "threshold")
 
 
 def create_project(
@@ -81,3 +101,66 @@ def list_coders(session: Session, project: Project) -> list[Coder]:
 
 def get_coder(session: Session, project: Project, coder_id: int) -> Coder:
     return in_project(session, Coder, project, coder_id, "coder")
+
+
+def me(session: Session, caller: Caller) -> Coder:
+    """The stored coder behind a caller."""
+    row = session.get(Coder, caller.id)
+    if row is None:
+        raise NotFound("coder", caller.id)
+    return row
+
+
+# -- the use-cases: each owns its transaction ------------------------------------------------------
+def new_project(
+    db: Database,
+    *,
+    admin_token: str | None,
+    token: str | None,
+    name: str,
+    owner: str,
+    description: str = "",
+    blind: bool = False,
+    hide_suggestions: bool = False,
+    queue_mode: str = "information",
+    retrain_every: int = 50,
+    threshold: float = 0.5,
+    codebook: dict | None = None,
+) -> ProjectCreated:
+    """A project with its owner, whose token is in the answer (shown once); needs the server's
+    admin token (`token` is the caller's) when the server has one."""
+    require_admin(admin_token, token)
+    with db.write() as session:
+        project, row, secret = create_project(
+            session, name=name, owner_name=owner, description=description, blind=blind, hide_suggestions=hide_suggestions,
+            queue_mode=queue_mode, retrain_every=retrain_every, threshold=threshold, codebook=codebook,
+        )
+        return ProjectCreated(project=ProjectRead.model_validate(project), owner=CoderCreated(**CoderRead.model_validate(row).model_dump(), token=secret))
+
+
+def edit_project(db: Database, *, project: Project, changes: dict[str, Any]) -> Project:
+    """Change a project's settings (EDITABLE); a null value is refused."""
+    with db.write() as session:
+        row = get_project(session, project.id)
+        for k, v in changes.items():
+            if k not in EDITABLE:
+                raise Invalid(f"{k} is not a setting of a project; these are: {', '.join(EDITABLE)}")
+            if v is None:
+                raise Invalid(f"{k} cannot be null")
+            setattr(row, k, v)
+        session.flush()
+        return row
+
+
+def new_coder(db: Database, *, project: Project, name: str, role: str) -> CoderCreated:
+    """Add a coder; their token is in the answer (shown once)."""
+    with db.write() as session:
+        coder, secret = add_coder(session, project=project, name=name, role=role)
+        return CoderCreated(**CoderRead.model_validate(coder).model_dump(), token=secret)
+
+
+def edit_coder(db: Database, *, project: Project, coder_id: int, by: Caller, active: bool | None, rotate: bool) -> CoderUpdated:
+    """Deactivate or reactivate a coder, or issue a new token (in the answer, shown once)."""
+    with db.write() as session:
+        row, secret = update_coder(session, project=project, coder_id=coder_id, by=by, active=active, rotate=rotate)
+        return CoderUpdated(**CoderRead.model_validate(row).model_dump(), token=secret)

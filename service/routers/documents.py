@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 
-from models.text.segment import SegmentationConfig
+from models.text.segment import Unit as SegmentUnit
 from service.deps import (
     MAX_ID,
     CoderDep,
@@ -17,21 +17,17 @@ from service.deps import (
     SessionDep,
     SettingsDep,
 )
+from service.documents import store as svc
 from service.schemas.projects import (
     DocumentRead,
     DocumentText,
     SegmentRead,
     TextDocumentCreate,
 )
-from service.documents import store as svc
 from service.uploads import read_limited
 
 router = APIRouter(tags=["documents"])
 Unit = Annotated[str, Form(pattern="^(auto|sentence|turn|paragraph|window)$", description="segmentation unit")]
-
-
-def _read(row, n: int) -> DocumentRead:  # type: ignore[no-untyped-def]
-    return DocumentRead.model_validate(row).model_copy(update={"segments": n})
 
 
 @router.post("/projects/{project_id}/documents", status_code=status.HTTP_201_CREATED, response_model=list[DocumentRead])
@@ -41,7 +37,7 @@ async def upload(
     db: DbDep,
     pipeline: PipelineDep,
     settings: SettingsDep,
-    file: UploadFile = File(description="txt, md, docx, vtt, srt (one document) or csv, jsonl (one per row)"),
+    file: Annotated[UploadFile, File(description="txt, md, docx, vtt, srt (one document) or csv, jsonl (one per row)")],
     unit: Unit = "auto",
     text_column: Annotated[str, Form(max_length=200)] = "text",
     id_column: Annotated[str, Form(max_length=200)] = "id",
@@ -49,41 +45,31 @@ async def upload(
 ) -> list[DocumentRead]:
     """Upload a file; it is read, stored unchanged, and segmented. Unusable files get 415/422 with the reason."""
     data = await read_limited(file, settings.max_upload_bytes)
-    options = svc.UploadOptions(text_column=text_column, id_column=id_column or None, encoding=encoding or None)
-    documents = svc.read_upload(file.filename or "", data, options)
-    with db.write() as session:
-        rows = svc.store_documents(
-            session, project=project, documents=documents, coder=coder, data=data,
-            segmentation=SegmentationConfig(unit=unit), count_tokens=pipeline.embedder.count_tokens,  # type: ignore[arg-type]
-        )
-        counts = svc.segment_counts(session, [r.id for r in rows])
-        return [_read(r, counts.get(r.id, 0)) for r in rows]
+    return svc.upload_documents(
+        db, project=project, coder=coder, filename=file.filename or "", data=data, unit=cast(SegmentUnit, unit),
+        options=svc.UploadOptions(text_column=text_column, id_column=id_column or None, encoding=encoding or None),
+        count_tokens=pipeline.embedder.count_tokens,
+    )
 
 
 @router.post("/projects/{project_id}/documents/text", status_code=status.HTTP_201_CREATED, response_model=DocumentRead)
 def add_text(project: MemberDep, coder: CoderDep, db: DbDep, pipeline: PipelineDep, body: TextDocumentCreate) -> DocumentRead:
     """Add a document sent as JSON text."""
-    doc = svc.text_document(body.name, body.text)
-    with db.write() as session:
-        (row,) = svc.store_documents(
-            session, project=project, documents=[doc], coder=coder, data=body.text.encode(),
-            segmentation=SegmentationConfig(unit=body.unit), count_tokens=pipeline.embedder.count_tokens,  # type: ignore[arg-type]
-        )
-        return _read(row, svc.segment_counts(session, [row.id]).get(row.id, 0))
+    return svc.add_text_document(db, project=project, coder=coder, name=body.name, text=body.text, unit=body.unit,
+                                 count_tokens=pipeline.embedder.count_tokens)
 
 
 @router.get("/projects/{project_id}/documents", response_model=list[DocumentRead])
 def list_documents(
     project: MemberDep, session: SessionDep, offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[DocumentRead]:
-    return [_read(d, n) for d, n in svc.list_documents(session, project, offset=offset, limit=limit)]
+    return svc.documents_page(session, project, offset=offset, limit=limit)
 
 
 @router.get("/projects/{project_id}/documents/{document_id}", response_model=DocumentText)
 def read_document(project: MemberDep, session: SessionDep, document_id: Id) -> Any:
     """The document with its full text, exactly as stored."""
-    row = svc.get_document(session, project, document_id)
-    return DocumentText.model_validate(row).model_copy(update={"segments": svc.segment_counts(session, [row.id]).get(row.id, 0)})
+    return svc.document_text(session, project, document_id)
 
 
 @router.get("/projects/{project_id}/segments", response_model=list[SegmentRead])

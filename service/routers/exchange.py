@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from models.text.segment import SegmentationConfig
 from service.deps import (
     MAX_ID,
     CoderDep,
@@ -21,21 +19,13 @@ from service.deps import (
     SettingsDep,
     TokenDep,
 )
-from service.errors import Invalid, Unauthorized
+from service.exchange import qdpx, transfer
 from service.schemas.exchange import CodebookImported, ProjectImported
-from service.schemas.projects import CodebookRead, CoderCreated, CoderRead, ProjectRead
-from service.exchange import qdpx as svc
-from service.review import visibility as review_data
 from service.uploads import read_limited
 
 router = APIRouter(tags=["exchange"])
 QDPX = "application/vnd.refi-qda.qdpx+zip"
 QDC = "application/xml"
-
-
-def _suffix(file: UploadFile, suffix: str) -> None:
-    if not (file.filename or "").lower().endswith(suffix):
-        raise Invalid(f"{file.filename or 'the upload'}: expected a {suffix} file")
 
 
 @router.post("/projects/import", status_code=status.HTTP_201_CREATED, response_model=ProjectImported)
@@ -44,7 +34,7 @@ async def import_project(
     settings: SettingsDep,
     pipeline: PipelineDep,
     tok: TokenDep,
-    file: UploadFile = File(description="a REFI-QDA project (.qdpx) exported by NVivo, ATLAS.ti, MAXQDA, QualCoder or Loupe"),
+    file: Annotated[UploadFile, File(description="a REFI-QDA project (.qdpx) exported by NVivo, ATLAS.ti, MAXQDA, QualCoder or Loupe")],
     owner: Annotated[str, Form(min_length=1, max_length=200, description="your coder name in the new project")] = "owner",
     name: Annotated[str | None, Form(max_length=200, description="project name (default: the file's)")] = None,
 ) -> ProjectImported:
@@ -52,26 +42,18 @@ async def import_project(
     codebook version 1, and codings human decisions (their selections kept). A file that cannot be
     used is refused whole (422, with the element path) and nothing is stored. Tokens for the
     imported coders are in the response (shown once)."""
-    if settings.admin_token and not secrets.compare_digest((tok or "").encode(), settings.admin_token.encode()):
-        raise Unauthorized("creating a project needs the server's admin token as 'Authorization: Bearer <token>'")
-    _suffix(file, ".qdpx")
     data = await read_limited(file, settings.max_upload_bytes)
-    with db.write() as session:
-        project, owner_row, token, report = svc.import_project(
-            session, data=data, owner_name=owner, name=name or None, schema_dir=settings.refi_schema_dir,
-            segmentation=SegmentationConfig(), count_tokens=pipeline.embedder.count_tokens,  # type: ignore[arg-type]
-        )
-        created = CoderCreated(**CoderRead.model_validate(owner_row).model_dump(), token=token)
-        return ProjectImported(project=ProjectRead.model_validate(project), owner=created, report=report)
+    return transfer.import_project_file(
+        db, admin_token=settings.admin_token, token=tok, filename=file.filename, data=data, owner=owner, name=name,
+        schema_dir=settings.refi_schema_dir, count_tokens=pipeline.embedder.count_tokens,
+    )
 
 
 @router.get("/projects/{project_id}/export.qdpx", response_class=Response, responses={200: {"content": {QDPX: {}}}})
 def export_project(project: MemberDep, coder: CoderDep, session: SessionDep, settings: SettingsDep) -> Response:
     """The project as a REFI-QDA .qdpx archive, validated against Project.xsd (blind projects: a
     coder's export holds only their own codings)."""
-    data, report = svc.export_project(
-        session, project=project, coder_ids=review_data.visible_coders(session, project, coder), schema_dir=settings.refi_schema_dir,
-    )
+    data, report = transfer.export_project_for(session, project=project, coder=coder, schema_dir=settings.refi_schema_dir)
     return Response(data, media_type=QDPX, headers={
         "Content-Disposition": f'attachment; filename="project-{project.id}.qdpx"',
         "X-Loupe-Export": json.dumps({k: report[k] for k in ("sources", "codes", "codings", "notes")}),
@@ -85,24 +67,15 @@ def export_codebook(
     version: Annotated[int | None, Query(ge=1, le=MAX_ID, description="codebook version (default: the current one)")] = None,
 ) -> Response:
     """A codebook version as a REFI-QDA .qdc file, validated against Codebook.xsd."""
-    data, _ = svc.export_codebook(session, project=project, version=version, schema_dir=settings.refi_schema_dir)
+    data, _ = qdpx.export_codebook(session, project=project, version=version, schema_dir=settings.refi_schema_dir)
     return Response(data, media_type=QDC, headers={"Content-Disposition": f'attachment; filename="project-{project.id}-codebook.qdc"'})
 
 
 @router.post("/projects/{project_id}/codebook/qdc", response_model=CodebookImported, tags=["codebooks"])
 async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, runner: RunnerDep, settings: SettingsDep,
-                          file: UploadFile = File(description="a REFI-QDA codebook (.qdc)")) -> Any:
+                          file: Annotated[UploadFile, File(description="a REFI-QDA codebook (.qdc)")]) -> Any:
     """Import a .qdc codebook as the project's next version (nested codes, names, colours,
     descriptions; each code's GUID is kept for later exports), and queue a suggest job under it."""
-    from service.jobs.queue import enqueue
-
-    _suffix(file, ".qdc")
     data = await read_limited(file, settings.max_upload_bytes)
-    with db.write() as session:
-        before = svc.current_codebook(session, project).id
-        row, report = svc.import_codebook(session, project=project, coder=coder, data=data, schema_dir=settings.refi_schema_dir)
-        if row.id != before:
-            enqueue(session, project=project, kind="suggest", coder=coder)
-        out = CodebookImported(codebook=CodebookRead.model_validate(row), report=report)
-    runner.notify()
-    return out
+    return transfer.import_codebook_file(db, runner, project=project, coder=coder, filename=file.filename, data=data,
+                                         schema_dir=settings.refi_schema_dir)
