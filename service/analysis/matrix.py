@@ -1,5 +1,9 @@
 """Matrix coding queries, code counts and co-occurrence over a project's current codings
-(the fold of its ledger)."""
+(the fold of its ledger).
+
+Invariants: a code counts its sub-codes; only the codings of the coders the caller may see count
+(the `_for` functions apply the blind rule of service.review.visibility); nothing is written.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,10 @@ from eval.analysis import (
 from service.analysis.attributes import READER_KEYS, segments_in_scope
 from service.codebooks.versions import as_codebook, current_codebook
 from service.errors import Invalid
+from service.projects.access import Caller
 from service.projects.manage import list_coders
 from service.review.ledger import current_codings
+from service.review.visibility import visible_coders
 from service.storage.tables import DocumentRow, Project, SegmentRow, SpeakerAttributes
 
 
@@ -104,3 +110,14 @@ def counts(session: Session, *, project: Project, coder_ids: list[int] | None = 
     us = units(session, project=project, coder_ids=coder_ids)
     codes = _codes(session, project, "all")
     return {"codes": code_counts(us, codes), "cooccurrence": cooccurrence(us, codes, window)}
+
+
+def matrix_for(session: Session, *, project: Project, coder: Caller, rows: dict[str, Any], cols: dict[str, Any], measure: str = "segments",
+               where: dict[str, Any] | None = None) -> dict[str, Any]:
+    """matrix_query over the codings `coder` may see: {"rows", "cols", "measure", "counts", "passages"}."""
+    return matrix_query(session, project=project, rows=rows, cols=cols, measure=measure, coder_ids=visible_coders(session, project, coder), where=where)
+
+
+def counts_for(session: Session, *, project: Project, coder: Caller, window: int = 0) -> dict[str, Any]:
+    """counts over the codings `coder` may see: {"codes": [...], "cooccurrence": {...}}."""
+    return counts(session, project=project, coder_ids=visible_coders(session, project, coder), window=window)

@@ -1,5 +1,7 @@
 """Memos: dated, attributed entries on the project, a code, a document, a segment or a theme.
-Memos are never edited: a revision is a new entry that names the one it replaces."""
+Memos are never edited: a revision is a new entry that names the one it replaces.
+
+`new_memo` owns its transaction; `add_memo` runs in the caller's."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from sqlalchemy.orm import Session
 from service.codebooks.versions import as_codebook, current_codebook
 from service.errors import Invalid, NotFound
 from service.projects.access import Caller
+from service.storage.db import Database
 from service.storage.tables import DocumentRow, Memo, Project, SegmentRow
 
 TARGETS = ("project", "code", "document", "segment", "theme")
@@ -34,6 +37,12 @@ def add_memo(session: Session, *, project: Project, coder: Caller, target_kind: 
     session.add(memo)
     session.flush()
     return memo
+
+
+def new_memo(db: Database, *, project: Project, coder: Caller, target_kind: str, target: str, text: str, replaces: int | None) -> Memo:
+    """add_memo in its own transaction."""
+    with db.write() as session:
+        return add_memo(session, project=project, coder=coder, target_kind=target_kind, target=target, text=text, replaces=replaces)
 
 
 def memos(session: Session, *, project: Project, target_kind: str | None = None, target: str | None = None) -> list[Memo]:

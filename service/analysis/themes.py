@@ -1,4 +1,7 @@
-"""Themes: named groups of codes with a definition, for the write-up."""
+"""Themes: named groups of codes with a definition, for the write-up.
+
+A theme's codes are codes of the current codebook, each once, in the order given; names are unique
+in a project. `new_theme` and `edit_theme` own their transaction; the others run in the caller's."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from sqlalchemy.orm import Session
 from service.codebooks.versions import as_codebook, current_codebook
 from service.errors import Conflict, Invalid
 from service.projects.access import Caller, in_project
+from service.storage.db import Database
 from service.storage.tables import Project, Theme
 
 
@@ -38,6 +42,16 @@ def update_theme(session: Session, *, project: Project, theme_id: int, definitio
         theme.definition = definition
     session.flush()
     return theme
+
+
+def new_theme(db: Database, *, project: Project, coder: Caller, name: str, definition: str, codes: list[str]) -> Theme:
+    with db.write() as session:
+        return create_theme(session, project=project, coder=coder, name=name, definition=definition, codes=codes)
+
+
+def edit_theme(db: Database, *, project: Project, theme_id: int, definition: str | None, codes: list[str] | None) -> Theme:
+    with db.write() as session:
+        return update_theme(session, project=project, theme_id=theme_id, definition=definition, codes=codes)
 
 
 def themes(session: Session, project: Project) -> list[Theme]:

@@ -5,7 +5,11 @@ current coding carries a changed code: effects {old: false, new: true}, under th
 version, with a memo naming the operation. The entries made under the old code stay as they
 were, so the ledger still shows what was decided then, and the current codings follow the new
 codebook. Splitting by history sends each coding back to the code it had before the merge that
-made the code being split."""
+made the code being split.
+
+`merge_codes`, `split_code` and `move_code` are the use-cases: each makes the new version and its
+remap entries in one transaction, queues a suggest job under the new version in the same
+transaction, and wakes the job runner once it has committed."""
 
 from __future__ import annotations
 
@@ -19,8 +23,11 @@ from models.codebook import children_of, code_entry, entry_paths
 from models.exchange.qda import slug
 from service.codebooks.versions import add_codebook_version, current_codebook
 from service.errors import Conflict, Invalid, NotFound
+from service.jobs.queue import Notifier, enqueue
 from service.projects.access import Caller
 from service.review.ledger import current_codings
+from service.schemas.themes import Restructured, SplitDone
+from service.storage.db import Database
 from service.storage.tables import CodebookVersion, Decision, Project
 
 
@@ -168,3 +175,29 @@ def move(session: Session, *, project: Project, coder: Caller, code: str, parent
     book = add_codebook_version(session, project=project, data=content, coder=coder)
     made = _remap(session, project=project, coder=coder, book=book, mapping=lambda s, w, old: renamed.get(old), note=f"move {code} -> {new_path}")
     return book, new_path, made
+
+
+# -- the use-cases: one transaction each, then the suggest job under the new version ---------------
+def merge_codes(db: Database, runner: Notifier, *, project: Project, coder: Caller, codes: list[str], into: dict[str, Any]) -> Restructured:
+    with db.write() as session:
+        book, target, made = merge(session, project=project, coder=coder, codes=codes, into=into)
+        enqueue(session, project=project, kind="suggest", coder=coder)
+    runner.notify()
+    return Restructured(codebook_version=book.version, codebook_id=book.id, code=target, remapped=made)
+
+
+def split_code(db: Database, runner: Notifier, *, project: Project, coder: Caller, code: str, into: list[dict[str, Any]],
+               assign: dict[int, str] | str = "history") -> SplitDone:
+    with db.write() as session:
+        book, paths, made = split(session, project=project, coder=coder, code=code, into=into, assign=assign)
+        enqueue(session, project=project, kind="suggest", coder=coder)
+    runner.notify()
+    return SplitDone(codebook_version=book.version, codebook_id=book.id, codes=paths, remapped=made)
+
+
+def move_code(db: Database, runner: Notifier, *, project: Project, coder: Caller, code: str, parent: str | None) -> Restructured:
+    with db.write() as session:
+        book, path, made = move(session, project=project, coder=coder, code=code, parent=parent)
+        enqueue(session, project=project, kind="suggest", coder=coder)
+    runner.notify()
+    return Restructured(codebook_version=book.version, codebook_id=book.id, code=path, remapped=made)

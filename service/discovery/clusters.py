@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, insert, select
@@ -119,7 +120,7 @@ def project_segments(db: Database, pipeline: Pipeline, project: Project) -> Proj
                 scores[row_of[sid], col[code]] = score
     carried: list[set[str]] = [set() for _ in range(n)]
     rows_i, cols_j = np.nonzero(scores >= project.threshold)
-    for i, j in zip(rows_i, cols_j):
+    for i, j in zip(rows_i, cols_j, strict=True):
         carried[int(i)].add(codes[int(j)])
     applied: dict[int, set[str]] = {}
     rejected: dict[int, set[str]] = {}
@@ -212,9 +213,22 @@ def latest_run(session: Session, project: Project, run_id: int | None = None) ->
     return run
 
 
-def map_png(session: Session, project: Project, run: ClusterRun) -> bytes:
+def clusters_view(session: Session, *, project: Project, run_id: int | None = None, candidates_only: bool = False) -> dict[str, Any]:
+    """{"run": the run (default: the latest), "clusters": its clusters (or only its candidates), by label}."""
+    run = latest_run(session, project, run_id)
+    return {"run": run, "clusters": clusters_of(session, run, candidates_only=candidates_only)}
+
+
+def run_map(session: Session, *, project: Project, run_id: int | None = None) -> dict[str, Any]:
+    """The run's stored 2-D map: {"projection", "points": [{id, x, y, cluster, code}]}."""
+    return latest_run(session, project, run_id).points
+
+
+def map_png(session: Session, *, project: Project, run_id: int | None = None) -> bytes:
     """The run's stored map drawn as a PNG (by cluster, candidates in red, and by top code)."""
     import io
+
+    run = latest_run(session, project, run_id)
 
     from models.discovery.projection import save_map_png
 
@@ -280,7 +294,7 @@ def adopt(session: Session, *, project: Project, coder: Caller, cluster_id: int,
             docs[sid], texts[sid] = doc, text
     run = session.get(ClusterRun, cluster.run_id)
     made = 0
-    for sid, sim in zip(cluster.members, cluster.similarities):
+    for sid, sim in zip(cluster.members, cluster.similarities, strict=True):
         if sid not in docs:
             continue
         text = texts[sid]

@@ -6,10 +6,10 @@ import io
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile, status
-from pydantic import BaseModel, ConfigDict, Field
 
+from service.analysis import attributes, memos
+from service.analysis import matrix as analysis_matrix
 from service.deps import (
-    MAX_ID,
     CoderDep,
     DbDep,
     Id,
@@ -18,52 +18,25 @@ from service.deps import (
     SessionDep,
     SettingsDep,
 )
-from service.review.visibility import visible_coders
-from service.analysis import attributes, matrix, memos
+from service.schemas.analysis import (
+    AttributesImported,
+    AttributesRead,
+    CodeCountsRead,
+    MatrixQuery,
+    MatrixRead,
+    MemoCreate,
+    MemoRead,
+)
 from service.uploads import read_limited
 
 router = APIRouter(tags=["analysis"])
 Attributes = Annotated[dict[str, str | int | float | bool | None], Body(examples=[{"sector": "NHS", "site": "North", "years": 12}])]
 
 
-class MemoCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    target_kind: Literal["project", "code", "document", "segment", "theme"]
-    target: str = Field("", max_length=500, description="the code's path, or the document's, segment's or theme's id; empty for the project")
-    text: str = Field(min_length=1, max_length=100_000)
-    replaces: int | None = Field(None, ge=1, le=MAX_ID, description="the entry this one revises (the old entry stays)")
-
-
-class MemoRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    target_kind: str
-    target: str
-    text: str
-    coder_id: int | None
-    replaces_id: int | None
-    created_at: Any
-
-
-class MatrixQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"rows": {"codes": "top"}, "cols": {"attribute": "speaker:sector"}, "measure": "segments"}]})
-
-    rows: dict[str, Any] = Field(description='{"codes": "top" | "all" | [paths]}, {"groups": {name: [paths]}}, {"themes": "all" | [names]}, '
-                                             'or {"attribute": "speaker:NAME" | "document:NAME", "values": [...]}')
-    cols: dict[str, Any]
-    measure: Literal["segments", "documents", "agreement"] = Field("segments", description="agreement: share of the cell's segments coded by 2+ coders on which all agree")
-    where: dict[str, str | int | float | bool] | None = Field(None, description='only units whose attributes match, e.g. {"document:site": "North"}')
-
-
 @router.post("/projects/{project_id}/memos", status_code=status.HTTP_201_CREATED, response_model=MemoRead)
 def add_memo(project: MemberDep, coder: CoderDep, db: DbDep, body: MemoCreate) -> Any:
     """Add a dated, attributed memo entry. Memos are never edited: send `replaces` to revise one."""
-    with db.write() as session:
-        return MemoRead.model_validate(memos.add_memo(session, project=project, coder=coder, target_kind=body.target_kind,
-                                                    target=body.target, text=body.text, replaces=body.replaces))
+    return memos.new_memo(db, project=project, coder=coder, target_kind=body.target_kind, target=body.target, text=body.text, replaces=body.replaces)
 
 
 @router.get("/projects/{project_id}/memos", response_model=list[MemoRead])
@@ -73,37 +46,34 @@ def list_memos(project: MemberDep, session: SessionDep, target_kind: Annotated[s
     return memos.memos(session, project=project, target_kind=target_kind, target=target)
 
 
-@router.patch("/projects/{project_id}/documents/{document_id}/attributes")
+@router.patch("/projects/{project_id}/documents/{document_id}/attributes", response_model=AttributesRead)
 def document_attributes(project: OwnerDep, db: DbDep, document_id: Id, body: Attributes) -> Any:
     """Set a document's attributes (merged; null removes one)."""
-    with db.write() as session:
-        return attributes.set_attributes(session, project=project, scope="document", key=document_id, values=body)
+    return attributes.edit_attributes(db, project=project, scope="document", key=document_id, values=body)
 
 
-@router.patch("/projects/{project_id}/speakers/{speaker}/attributes")
+@router.patch("/projects/{project_id}/speakers/{speaker}/attributes", response_model=AttributesRead)
 def speaker_attributes(project: OwnerDep, db: DbDep, speaker: str, body: Attributes) -> Any:
     """Set a speaker's attributes (merged; null removes one)."""
-    with db.write() as session:
-        return attributes.set_attributes(session, project=project, scope="speaker", key=speaker, values=body)
+    return attributes.edit_attributes(db, project=project, scope="speaker", key=speaker, values=body)
 
 
-@router.post("/projects/{project_id}/attributes/csv")
+@router.post("/projects/{project_id}/attributes/csv", response_model=AttributesImported)
 async def attributes_csv(project: OwnerDep, db: DbDep, settings: SettingsDep, scope: Annotated[Literal["document", "speaker"], Form()],
-                         file: UploadFile = File(description="CSV: first column the document name (or speaker), then one column per attribute")) -> Any:
+                         file: Annotated[UploadFile, File(description="CSV: first column the document name (or speaker), then one column per attribute")]) -> Any:
     """Import attributes from a CSV (typed: whole numbers, numbers, true/false, text). All rows or none."""
     data = await read_limited(file, settings.max_upload_bytes)
-    with db.write() as session:
-        return attributes.import_attributes_csv(session, project=project, scope=scope, data=data)
+    return attributes.import_csv(db, project=project, scope=scope, data=data)
 
 
-@router.post("/projects/{project_id}/matrix", responses={200: {"content": {"application/json": {}, "text/csv": {}, "image/png": {}}}})
+@router.post("/projects/{project_id}/matrix", response_model=MatrixRead,
+             responses={200: {"content": {"application/json": {}, "text/csv": {}, "image/png": {}}}})
 def matrix(project: MemberDep, coder: CoderDep, session: SessionDep, body: MatrixQuery,
-           format: Literal["json", "csv", "png"] = "json") -> Any:
+                 format: Literal["json", "csv", "png"] = "json") -> Any:
     """A matrix coding query: counts of coded segments (or documents) per row x column, with the
     passages behind each cell. Rows and columns are codes (a code counts its sub-codes) or the
     values of a document or speaker attribute."""
-    result = matrix.matrix_query(session, project=project, rows=body.rows, cols=body.cols, measure=body.measure,
-                              coder_ids=visible_coders(session, project, coder), where=body.where)
+    result = analysis_matrix.matrix_for(session, project=project, coder=coder, rows=body.rows, cols=body.cols, measure=body.measure, where=body.where)
     if format == "png":
         from eval.analysis import save_heatmap
 
@@ -117,11 +87,11 @@ def matrix(project: MemberDep, coder: CoderDep, session: SessionDep, body: Matri
     return result
 
 
-@router.get("/projects/{project_id}/code-counts")
+@router.get("/projects/{project_id}/code-counts", response_model=CodeCountsRead)
 def code_counts(project: MemberDep, coder: CoderDep, session: SessionDep,
                 window: Annotated[int, Query(ge=0, le=50, description="co-occurrence within this many segments (0: the same segment)")] = 0) -> Any:
     """Per code: coded segments, documents and coders; and code x code co-occurrence."""
-    return matrix.counts(session, project=project, coder_ids=visible_coders(session, project, coder), window=window)
+    return analysis_matrix.counts_for(session, project=project, coder=coder, window=window)
 
 
 @router.get("/projects/{project_id}/report.html", response_class=Response, responses={200: {"content": {"text/html": {}}}})

@@ -46,6 +46,19 @@ class ClustersRead(BaseModel):
     clusters: list[ClusterRead]
 
 
+class MapPoint(BaseModel):
+    id: int = Field(description="segment id")
+    x: float
+    y: float
+    cluster: int = Field(description="the cluster's label (-1: noise)")
+    code: str | None = Field(description="the segment's top code")
+
+
+class ClusterMap(BaseModel):
+    projection: str = Field(description="pca or umap")
+    points: list[MapPoint]
+
+
 class AdoptBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

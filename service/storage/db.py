@@ -14,12 +14,12 @@ read lock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -112,6 +112,11 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._factory() as session:
             yield session
+
+    def ping(self) -> None:
+        """One round trip to the database on a read connection; raises when it does not answer."""
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
 
     @contextmanager
     def write(self) -> Iterator[Session]:
