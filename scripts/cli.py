@@ -101,7 +101,7 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
             inputs=paths,
             out_dir=out,
             read=ReadOptions(**batch.pop("read")),
-            segmentation=SegmentationConfig(**batch.pop("segmentation")),
+            segmentation=SegmentationConfig(**batch.pop("segmentation"), interviewer_labels=tuple(settings.skip_speakers)),
             chunk_size=settings.chunk_size,
             skip_speakers=tuple(settings.skip_speakers),
             ann_threshold=settings.ann_threshold,

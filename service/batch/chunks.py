@@ -44,7 +44,9 @@ def code_chunk(
 ) -> CodedChunk:
     """Embed and propose codes for one chunk; segments of skipped speakers are kept but get none."""
     encoded = embedder.encode_segments([s.text for s in chunk], [s.sentences for s in chunk])
-    keep = [k for k, s in enumerate(chunk) if s.speaker is None or s.speaker.lower() not in skip_speakers]
+    # Only data is coded: header lines and interviewer turns (Segment.role), and turns of a skipped
+    # speaker, stay in the output as context with no proposals.
+    keep = [k for k, s in enumerate(chunk) if s.codable and (s.speaker is None or s.speaker.lower() not in skip_speakers)]
     proposals: list[list[CodeProposal]] = [[] for _ in chunk]
     if keep:
         sub = Encoded(encoded.vectors[keep], [encoded.sentence_vectors[k] for k in keep])
@@ -62,5 +64,5 @@ def segment_from_record(rec: dict[str, Any]) -> Segment:
     return Segment(
         id=rec["id"], document_id=rec["document"], ordinal=int(rec["ordinal"]), start=int(rec["start"]),
         end=int(rec["end"]), text=rec["text"], speaker=rec["speaker"],
-        sentences=tuple(Span(int(a), int(b)) for a, b in rec["sentences"]),
+        sentences=tuple(Span(int(a), int(b)) for a, b in rec["sentences"]), role=rec.get("role", "data"),
     )

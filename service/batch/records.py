@@ -65,6 +65,7 @@ def segment_record(seg: Segment, index_id: int, *, coded: bool) -> dict[str, Any
         "start": seg.start,
         "end": seg.end,
         "speaker": seg.speaker,
+        "role": seg.role,
         "text": seg.text,
         "sentences": [[s.start, s.end] for s in seg.sentences],
         "coded": coded,

@@ -184,7 +184,7 @@ def _schemas():  # type: ignore[no-untyped-def]
         "documents": pa.schema([("id", s), ("source", s), ("format", s), ("is_transcript", pa.bool_()),
                                 ("metadata", pa.map_(s, s)), ("text", s)]),
         "segments": pa.schema([("index_id", i), ("id", s), ("document", s), ("ordinal", i), ("start", i), ("end", i),
-                               ("speaker", s), ("text", s), ("sentences", pa.list_(pa.list_(i))), ("coded", pa.bool_())]),
+                               ("speaker", s), ("role", s), ("text", s), ("sentences", pa.list_(pa.list_(i))), ("coded", pa.bool_())]),
         "suggestions": pa.schema([
             ("segment_id", s), ("index_id", i), ("document", s), ("start", i), ("end", i), ("speaker", s),
             ("text", s), ("code", s), ("code_name", s), ("score", f), ("evidence_sentence", s),
