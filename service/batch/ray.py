@@ -10,7 +10,8 @@ Each ChunkCoder actor loads the embedding model and the classifier once, and for
 the very `code_chunk` the single-machine engine calls, then writes the chunk's Parquet files through
 the same ParquetSink (see service.batch.sinks). So the output equals the single-machine run's on
 the same input and model. The driver pins the precision it resolved (fp32/bf16) for every CPU
-worker, so no worker picks another.
+worker, so no worker picks another. The actor class is a parameter (`coder_cls`), so a caller can
+wrap the coding of a chunk (tests make a worker die with a subclass).
 
 Failure: Ray restarts a crashed actor and retries its chunk (up to 3 times each); a chunk's files
 are renamed into place whole, so a retried chunk never leaves half a file. A re-run (either
@@ -61,14 +62,10 @@ class ChunkCoder:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         """Code the chunks named in the batch; returns each chunk's id, segments and seconds."""
-        crash_on = os.environ.get("LOUPE_TEST_CRASH_CHUNK")  # tests: this worker dies on that chunk, once
         done: dict[str, list[Any]] = {"k": [], "segments": [], "seconds": []}
         for k in (int(x) for x in batch["k"]):
             started = time.perf_counter()
             if not self.sink.chunk_done(k):  # else: a retry of a chunk finished before a crash
-                if crash_on and int(crash_on) == k and not (self.out / f".crashed-{k}").exists():
-                    (self.out / f".crashed-{k}").touch()
-                    os._exit(1)
                 self.code(k)
             self.sink.drop_pending(k)
             done["k"].append(k)
@@ -96,9 +93,10 @@ def run_batch_ray(
     gpus_per_worker: float = 0,
     progress: Progress | None = None,
     scan_progress: Progress | None = None,
+    coder_cls: type[ChunkCoder] = ChunkCoder,
 ) -> BatchResult:
-    """Code the inputs with a pool of `workers` Ray actors. `embedder` (on the driver) only counts
-    tokens for segmentation and names the model; each actor loads its own copy."""
+    """Code the inputs with a pool of `workers` Ray actors of `coder_cls`. `embedder` (on the driver)
+    only counts tokens for segmentation and names the model; each actor loads its own copy."""
     try:
         import ray
         import ray.data
@@ -139,7 +137,7 @@ def run_batch_ray(
             ctx.print_on_execution_start = False
             ds = ray.data.from_items([{"k": k} for k in pending], override_num_blocks=len(pending))
             ds = ds.map_batches(
-                ChunkCoder,
+                coder_cls,
                 batch_size=1,
                 concurrency=workers,
                 num_cpus=cpus_per_worker,

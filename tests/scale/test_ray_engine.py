@@ -1,9 +1,11 @@
-"""`loupe code --engine ray` on a real local Ray cluster (a head and two worker nodes) gives the
-single-machine output, survives a worker that dies mid-run, and skips finished chunks on re-run."""
+"""The Ray engine on a real local Ray cluster (a head and two worker nodes) gives the single-machine
+output, survives a worker that dies mid-run, and `loupe code --engine ray` skips finished chunks on
+re-run."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import subprocess
@@ -17,8 +19,32 @@ from tests.conftest import ROOT, shared_path
 pytest.importorskip("ray.data", reason="the Ray engine needs ray[data] (pip install -e '.[dev]')")
 pq = pytest.importorskip("pyarrow.parquet")
 
+import ray.cloudpickle  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from scripts.cli import app  # noqa: E402
+from service.batch import ray as ray_engine  # noqa: E402
+from service.batch.ray import ChunkCoder  # noqa: E402
+
 N = 2_000
 CHUNK = 250
+CRASH_CHUNK = 3
+
+
+class CrashOnceCoder(ChunkCoder):
+    """A worker that dies (the whole process) the first time it codes chunk CRASH_CHUNK, leaving
+    `.crashed-3` in the run folder; Ray restarts it and retries the chunk."""
+
+    def code(self, k: int) -> None:
+        marker = self.out / f".crashed-{k}"
+        if k == CRASH_CHUNK and not marker.exists():
+            marker.touch()
+            os._exit(1)
+        super().code(k)
+
+
+# Ray's workers (other processes) cannot import this test module: send its classes by value.
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def _loupe(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -45,12 +71,11 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A head node with no CPUs for work and two 1-CPU worker nodes. The workers are told (by an
-    environment variable only tests read) to die the first time they reach chunk 3."""
+    """A head node with no CPUs for work and two 1-CPU worker nodes."""
     from ray.cluster_utils import Cluster
 
     saved = dict(os.environ)
-    os.environ.update({"LOUPE_TEST_CRASH_CHUNK": "3", "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"})
+    os.environ.update({"HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"})
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     nodes = [c.add_node(num_cpus=1) for _ in range(2)]
     c.wait_for_nodes()
@@ -60,14 +85,22 @@ def cluster(tmp_path_factory):
     os.environ.update(saved)
 
 
-def test_ray_engine_equals_single_machine(tmp_path, corpus, cluster):
+def _loupe_in_process_with_a_crash(*args: str, monkeypatch) -> None:
+    """`loupe code ARGS` in this process, its Ray engine using workers that die once on chunk 3."""
+    monkeypatch.setattr(ray_engine, "run_batch_ray", functools.partial(ray_engine.run_batch_ray, coder_cls=CrashOnceCoder))
+    result = CliRunner().invoke(app, ["code", *args])
+    assert result.exit_code == 0, result.output
+
+
+def test_ray_engine_equals_single_machine(tmp_path, corpus, cluster, monkeypatch):
     c, nodes = cluster
     env = {**os.environ, "LOUPE_DATA_DIR": str(tmp_path / "data"), "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("LOUPE_TEST_CRASH_CHUNK", None)  # only the cluster's workers crash
+    monkeypatch.setenv("LOUPE_DATA_DIR", env["LOUPE_DATA_DIR"])
     common = ["--chunk-size", str(CHUNK), "--threads", "1", "--quiet"]
     _loupe(str(corpus), "--out", str(tmp_path / "local"), "--format", "parquet", "--no-cache", *common, env=env)
     ray_out = tmp_path / "ray"
-    _loupe(str(corpus), "--out", str(ray_out), "--engine", "ray", "--address", c.address, "--workers", "2", *common, env=env)
+    _loupe_in_process_with_a_crash(str(corpus), "--out", str(ray_out), "--engine", "ray", "--address", c.address,
+                                   "--workers", "2", *common, monkeypatch=monkeypatch)
 
     local = tmp_path / "local"
     for kind in ("documents", "segments"):
@@ -77,7 +110,7 @@ def test_ray_engine_equals_single_machine(tmp_path, corpus, cluster):
     a, b = pq.read_table(local / "suggestions").to_pylist(), pq.read_table(ray_out / "suggestions").to_pylist()
     assert len(a) == len(b)
     floats = ("score", "evidence_similarity")
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert {k: v for k, v in x.items() if k not in floats} == {k: v for k, v in y.items() if k not in floats}
         assert all(abs(x[k] - y[k]) <= 1e-5 for k in floats), (x, y)
     assert len(pq.read_table(ray_out / "segments")) == N
