@@ -74,7 +74,7 @@ class ProjectSegments:
 
 
 def project_segments(db: Database, pipeline: Pipeline, project: Project) -> ProjectSegments:
-    """Every segment of the project with its embedding (encoded and stored when missing) and the
+    """Every data segment of the project (Segment.role) with its embedding (encoded and stored when missing) and the
     codes it carries now (see the module docstring)."""
     model_id = pipeline.model_id
     with db.read() as s:
@@ -83,7 +83,8 @@ def project_segments(db: Database, pipeline: Pipeline, project: Project) -> Proj
             select(SegmentRow.id, SegmentRow.text, SegmentRow.speaker, SegmentRow.sentences, DocumentRow.name, SegmentVector.model, SegmentVector.vector)
             .join(DocumentRow, DocumentRow.id == SegmentRow.document_id)
             .outerjoin(SegmentVector, SegmentVector.segment_id == SegmentRow.id)
-            .where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)
+            # only data is clustered: header lines and interviewer turns would surface as "themes"
+            .where(SegmentRow.project_id == project.id, SegmentRow.role == "data").order_by(SegmentRow.document_id, SegmentRow.ordinal)
         ).all()
         suggestions = s.execute(select(Suggestion.segment_id, Suggestion.code, Suggestion.score).where(Suggestion.codebook_id == book.id)).all()
         codings = current_codings(s, project=project)

@@ -23,7 +23,7 @@ def discover_inputs(settings: Settings, paths: list[Path], *, codebook: str = "s
     pipeline = Pipeline(settings)
     corpus = load_corpus(paths, read=ReadOptions(text_column=text_column), segmentation=SegmentationConfig(unit=unit),  # type: ignore[arg-type]
                          count_tokens=pipeline.embedder.count_tokens)
-    segs = corpus.segments
+    segs = [s for s in corpus.segments if s.codable]  # header lines and interviewer turns are not clustered
     classifier = pipeline.classifier(book, threshold)
     vectors = np.zeros((len(segs), pipeline.embedder.dim), np.float32)
     scores = np.zeros((len(segs), len(classifier.codes)), np.float32)

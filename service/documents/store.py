@@ -105,7 +105,7 @@ def store_documents(
         session.add_all(
             SegmentRow(
                 project_id=project.id, document_id=row.id, ordinal=s.ordinal, start=s.start, end=s.end,
-                text=s.text, speaker=s.speaker, sentences=[[p.start, p.end] for p in s.sentences],
+                text=s.text, speaker=s.speaker, sentences=[[p.start, p.end] for p in s.sentences], role=s.role,
             )
             for s in segments
         )

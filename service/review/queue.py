@@ -102,7 +102,7 @@ def _segments_to_code(
     session: Session, *, project: Project, coder: Caller, filters: QueueFilter, cursor: str | None, limit: int
 ) -> tuple[list[QueueItem], str | None]:
     coded = select(Decision.id).where(Decision.coder_id == coder.id, Decision.segment_id == SegmentRow.id).exists()
-    q = select(SegmentRow).where(SegmentRow.project_id == project.id, ~coded)
+    q = select(SegmentRow).where(SegmentRow.project_id == project.id, SegmentRow.role == "data", ~coded)
     if filters.document_id is not None:
         q = q.where(SegmentRow.document_id == filters.document_id)
     if filters.segments is not None:

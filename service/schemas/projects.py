@@ -143,6 +143,7 @@ class SegmentRead(Read):
     text: str
     speaker: str | None
     sentences: list[list[int]] = Field(description="[start, end] of each sentence, relative to the segment text")
+    role: str = Field("data", description="data, metadata (a title or header line) or interviewer: only data gets suggestions")
 
 
 class ClusterParams(BaseModel):
