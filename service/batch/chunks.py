@@ -6,7 +6,8 @@ same model, so they write the same suggestions. Where a chunk's records go is th
 (service.batch.sinks).
 
 Invariants: `code_chunk` returns one segment record and one embedding row per segment, in order;
-segments of skipped speakers are kept (and embedded) but get no suggestions.
+segments that are not data (Segment.role) or belong to a skipped speaker are kept (and embedded)
+but get no suggestions.
 """
 
 from __future__ import annotations
