@@ -1,0 +1,431 @@
+"""Zero-shot benchmark: do the codebook's suggestions hold up on text the project was not built from?
+
+    python scripts/bench_zero_shot.py [--datasets litreview,interview,transcripts,benoit]
+        [--threshold 0.5] [--out bench-results/zero_shot.json]
+
+Every dataset is written as an input file and coded by the real `loupe code` command (a
+subprocess, output in a temporary folder), so the figures are the ones a user gets. The
+suggestions it writes are then read back and compared with the gold codes:
+
+- litreview: 50 paragraphs of the seed study's literature review (../shared/datasets/
+  thesis_litreview_themes), gold = the theme of the section each stands in; all on-topic; seed
+  codebook.
+- interview: hand-written interview turns (eval/data/interview_turns/turns.jsonl): on-topic turns
+  with a gold code, off-topic turns (gold "none") and lines that are not data; seed codebook.
+- transcripts: the same kind of turns inside whole transcripts (eval/data/interview_turns/
+  transcripts/*.txt, gold in gold.jsonl), coded as files, as a researcher would; seed codebook.
+- benoit: 7,342 manifesto sentences (Benoit et al. 2016), one code "immigration"
+  (eval/data/benoit_immigration_codebook.yaml, written from the concept, not from the sentences),
+  gold = the crowd majority (ties: no) on the ordinary sentences, and the expert answer on the
+  gold items.
+
+A passage is one input row (or one gold turn of a transcript); when `loupe code` splits it into
+several segments, its suggestions are those of all its segments. Metrics per dataset:
+- top-1 accuracy: the best suggestion's top-level code equals the gold one (on-topic passages;
+  a passage without a suggestion counts as "none", so as wrong);
+- Cohen's kappa on the top-level code over on- and off-topic passages ("none" is a category);
+- coverage: share of on-topic passages with any suggestion; off-topic coded: share of off-topic
+  passages with any suggestion; not-data coded: the same for lines that are not data;
+- precision and recall per top-level code at the operating threshold (a passage counts for a code
+  when any of its suggestions is that code or below it).
+
+Writes JSON with the git commit, the codebook fingerprints and the settings beside the figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+INTERVIEWS = ROOT / "eval" / "data" / "interview_turns"
+BENOIT_CODEBOOK = ROOT / "eval" / "data" / "benoit_immigration_codebook.yaml"
+NONE = "none"
+ALL = ("litreview", "interview", "transcripts", "benoit")
+console = Console(width=150)
+
+
+@dataclass(frozen=True)
+class Gold:
+    """One evaluated passage: its id in the dataset, top-level gold code (or "none") and kind."""
+
+    id: str
+    gold: str
+    kind: str  # "on_topic", "off_topic" or "not_data"
+    also: tuple[str, ...] = ()  # further top-level codes that clearly apply too
+
+
+Ranked = list[tuple[str, float]]  # a passage's suggestions: (code, score), best first
+
+
+@dataclass
+class Dataset:
+    """A dataset to code with `loupe code`: how to write its inputs and read back its suggestions.
+
+    write(folder) -> (input paths, extra `loupe code` options); assign(segments, suggestions) ->
+    {passage id: ranked suggestions}, with segments/suggestions as loupe writes them (jsonl records).
+    evaluations: named gold sets scored on the same run (benoit: crowd majority and expert gold).
+    """
+
+    name: str
+    codebook: str
+    write: Callable[[Path], tuple[list[Path], list[str]]]
+    assign: Callable[[list[dict], list[dict]], dict[str, Ranked]]
+    evaluations: dict[str, list[Gold]]
+    units: Callable[[list[dict]], dict[str, list[int]]] = field(default=lambda segments: {})
+    note: str = ""
+    late_gold: Callable[[list[dict]], list[Gold]] | None = None  # gold that depends on the segmentation
+
+
+def top(code: str) -> str:
+    return code.split("/")[0]
+
+
+# -- datasets ----------------------------------------------------------------------------------------
+def _jsonl_dataset(name: str, codebook: str, rows: list[tuple[str, str]], evaluations: dict[str, list[Gold]],
+                   note: str = "") -> Dataset:
+    """Rows (id, text) written as one .jsonl file; each row is one document, so one passage."""
+    filename = f"{name}.jsonl"
+
+    def write(folder: Path) -> tuple[list[Path], list[str]]:
+        path = folder / filename
+        with open(path, "w", encoding="utf-8") as f:
+            for pid, text in rows:
+                f.write(json.dumps({"id": pid, "text": text}, ensure_ascii=False) + "\n")
+        return [path], ["--text-column", "text", "--id-column", "id"]
+
+    prefix = filename + "/"
+
+    def units(segments: list[dict]) -> dict[str, list[int]]:
+        out: dict[str, list[int]] = defaultdict(list)
+        for k, s in enumerate(segments):
+            out[s["document"].removeprefix(prefix)].append(k)
+        return out
+
+    def assign(segments: list[dict], suggestions: list[dict]) -> dict[str, Ranked]:
+        best: dict[str, dict[str, float]] = defaultdict(dict)
+        for s in suggestions:
+            pid = s["document"].removeprefix(prefix)
+            best[pid][s["code"]] = max(best[pid].get(s["code"], 0.0), float(s["score"]))
+        return {pid: sorted(codes.items(), key=lambda kv: -kv[1]) for pid, codes in best.items()}
+
+    return Dataset(name, codebook, write, assign, evaluations, units, note)
+
+
+def litreview(root: Path) -> Dataset:
+    rows = [json.loads(line) for line in (root / "paragraphs.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    gold = [Gold(r["id"], r["theme"], "on_topic") for r in rows]
+    return _jsonl_dataset("litreview", "seed", [(r["id"], r["text"]) for r in rows], {"litreview": gold},
+                          note="thesis literature review paragraphs, gold = section theme")
+
+
+def _gold(pid: str, row: dict) -> Gold:
+    kind = row.get("kind") or ("off_topic" if row.get("code") in (None, "", NONE) else "on_topic")
+    if kind != "on_topic":
+        return Gold(pid, NONE, kind)
+    return Gold(pid, top(row["code"]), kind, tuple(top(c) for c in row.get("also", [])))
+
+
+def interview_turns(folder: Path) -> Dataset:
+    """turns.jsonl: one turn a row, `code` (top level or none), `also`, `kind` (see its README)."""
+    rows = [json.loads(line) for line in (folder / "turns.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    ids = [str(r.get("id", k)) for k, r in enumerate(rows)]
+    gold = [_gold(pid, r) for pid, r in zip(ids, rows, strict=True)]
+    return _jsonl_dataset("interview", "seed", [(pid, r["text"]) for pid, r in zip(ids, rows, strict=True)], {"interview": gold},
+                          note="hand-written interview turns, one per row")
+
+
+def transcripts(folder: Path) -> Dataset:
+    """Whole transcripts coded as files; gold.jsonl gives each participant answer's file and text.
+
+    An answer's suggestions are those of the segments that overlap it. Every other line (header
+    block, interviewer turns) is not data: segments that overlap no answer are scored as one
+    not-data passage each.
+    """
+    rows = [json.loads(line) for line in (folder / "gold.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    files = sorted({r["file"] for r in rows})
+    content = {name: (folder / name).read_text(encoding="utf-8") for name in files}
+    spans: dict[str, tuple[str, int, int]] = {}
+    gold = []
+    for k, r in enumerate(rows):
+        start = content[r["file"]].find(r["text"])
+        if start < 0:
+            raise ValueError(f"gold answer {k} not found in {r['file']}")
+        pid = f"{r['file']}:{start}"
+        spans[pid] = (r["file"], start, start + len(r["text"]))
+        gold.append(_gold(pid, r))
+
+    def write(out: Path) -> tuple[list[Path], list[str]]:
+        for name in files:
+            (out / name).write_text(content[name], encoding="utf-8")
+        return [out / name for name in files], []
+
+    def passage_of(items: list[dict]) -> dict[str, list[dict]]:
+        """Passage id -> the records (segments or suggestions) that fall in it; a segment outside
+        every answer is its own not-data passage ("<file>#<ordinal>")."""
+        out: dict[str, list[dict]] = defaultdict(list)
+        for it in items:
+            name = Path(it["document"]).name
+            hit = [pid for pid, (f, a, b) in spans.items() if f == name and it["start"] < b and a < it["end"]]
+            for pid in hit or [f"{name}#{it['segment_id' if 'segment_id' in it else 'id'].rsplit('#', 1)[-1]}"]:
+                out[pid].append(it)
+        return out
+
+    def units(segments: list[dict]) -> dict[str, list[int]]:
+        index = {id(s): k for k, s in enumerate(segments)}
+        return {pid: [index[id(s)] for s in segs] for pid, segs in passage_of(segments).items()}
+
+    def assign(segments: list[dict], suggestions: list[dict]) -> dict[str, Ranked]:
+        out: dict[str, Ranked] = {}
+        for pid, sugs in passage_of(suggestions).items():
+            best: dict[str, float] = {}
+            for s in sugs:
+                best[s["code"]] = max(best.get(s["code"], 0.0), float(s["score"]))
+            out[pid] = sorted(best.items(), key=lambda kv: -kv[1])
+        return out
+
+    def evaluations(segments: list[dict]) -> list[Gold]:
+        extra = sorted(pid for pid in passage_of(segments) if pid not in spans)
+        return gold + [Gold(pid, NONE, "not_data") for pid in extra]
+
+    return Dataset("transcripts", "seed", write, assign, {"transcripts": gold}, units,
+                   note="whole transcripts; answers located by their text, every other segment is not data",
+                   late_gold=evaluations)
+
+
+def benoit(root: Path, codebook: Path) -> Dataset:
+    from eval.datasets import load_benoit
+
+    data = load_benoit(root)
+    with open(root / "sentences.csv", encoding="utf-8", newline="") as f:
+        is_gold = {r["sentence_text"] for r in csv.DictReader(f) if r["is_gold"] == "true"}
+    crowd, expert = [], []
+    rows = []
+    for i, text in enumerate(data.texts):
+        pid = f"s{i:05d}"
+        rows.append((pid, text))
+        if data.gold is not None and data.gold[i, 0] >= 0:
+            yes = bool(data.gold[i, 0])
+            expert.append(Gold(pid, "immigration" if yes else NONE, "on_topic" if yes else "off_topic"))
+        elif text not in is_gold:
+            yes = bool(data.truth[i, 0])
+            crowd.append(Gold(pid, "immigration" if yes else NONE, "on_topic" if yes else "off_topic"))
+    return _jsonl_dataset("benoit", str(codebook), rows, {"benoit": crowd, "benoit-expert": expert},
+                          note="manifesto sentences; benoit = ordinary sentences vs crowd majority (ties: no), "
+                               "benoit-expert = gold items vs the expert answer")
+
+
+def load_datasets(names: list[str], interviews: Path, shared: Path = SHARED) -> list[Dataset]:
+    out = []
+    for name in names:
+        if name == "litreview":
+            out.append(litreview(shared / "thesis_litreview_themes"))
+        elif name == "interview":
+            if not (interviews / "turns.jsonl").exists():
+                console.print(f"[yellow]skipped interview:[/] {interviews / 'turns.jsonl'} is absent")
+                continue
+            out.append(interview_turns(interviews))
+        elif name == "transcripts":
+            if not (interviews / "transcripts" / "gold.jsonl").exists():
+                console.print(f"[yellow]skipped transcripts:[/] {interviews / 'transcripts' / 'gold.jsonl'} is absent")
+                continue
+            out.append(transcripts(interviews / "transcripts"))
+        elif name == "benoit":
+            out.append(benoit(shared / "benoit2016_crowd_immigration", BENOIT_CODEBOOK))
+        else:
+            raise typer.BadParameter(f"unknown dataset {name!r}; use {', '.join(ALL)}")
+    return out
+
+
+# -- running `loupe code` ----------------------------------------------------------------------------
+def run_loupe_code(dataset: Dataset, work: Path, threshold: float | None, cache: bool) -> dict:
+    """Write the dataset's inputs, run `loupe code` on them; returns segments, suggestions and the command."""
+    inputs_dir, out_dir = work / f"{dataset.name}-inputs", work / f"{dataset.name}-out"
+    inputs_dir.mkdir(parents=True, exist_ok=True)
+    paths, options = dataset.write(inputs_dir)
+    cmd = [sys.executable, "-m", "scripts.cli", "code", *map(str, paths), "--out", str(out_dir),
+           "--codebook", dataset.codebook, "--quiet", "--overwrite", *options]
+    if threshold is not None:
+        cmd += ["--threshold", str(threshold)]
+    if not cache:
+        cmd.append("--no-cache")
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"loupe code failed on {dataset.name} (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+    def read(name: str) -> list[dict]:
+        with open(out_dir / name, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    segments, suggestions = read("segments.jsonl"), read("suggestions.jsonl")
+    shown = ["loupe", "code", f"<{len(paths)} file(s)>", *cmd[cmd.index("--out"):]]
+    return {"segments": segments, "suggestions": suggestions, "seconds": round(seconds, 1),
+            "command": " ".join(shown), "summary": json.loads((out_dir / "summary.json").read_text())}
+
+
+# -- metrics -----------------------------------------------------------------------------------------
+def evaluate(gold: list[Gold], ranked: dict[str, Ranked], codes: list[str]) -> dict:
+    """Metrics of one gold set against the passages' ranked suggestions (see the module docstring).
+
+    codes: the codebook's top-level codes, for precision and recall per code.
+    """
+    from sklearn.metrics import cohen_kappa_score, precision_score, recall_score
+
+    def best(g: Gold) -> str:
+        r = ranked.get(g.id) or []
+        return top(r[0][0]) if r else NONE
+
+    on = [g for g in gold if g.kind == "on_topic"]
+    off = [g for g in gold if g.kind == "off_topic"]
+    not_data = [g for g in gold if g.kind == "not_data"]
+    scored = on + off
+    y_true = [g.gold for g in scored]
+    y_pred = [best(g) for g in scored]
+    out: dict = {"passages": len(gold), "on_topic": len(on), "off_topic": len(off), "not_data": len(not_data)}
+    out["top1_accuracy_on_topic"] = float(np.mean([best(g) == g.gold for g in on])) if on else None
+    out["accuracy"] = float(np.mean([a == b for a, b in zip(y_true, y_pred, strict=True)])) if scored else None
+    out["kappa"] = float(cohen_kappa_score(y_true, y_pred)) if len(set(y_true) | set(y_pred)) > 1 else None
+    out["coverage"] = float(np.mean([bool(ranked.get(g.id)) for g in on])) if on else None
+    out["on_topic_without_suggestion"] = sum(not ranked.get(g.id) for g in on)
+    out["off_topic_coded"] = float(np.mean([bool(ranked.get(g.id)) for g in off])) if off else None
+    out["not_data_coded"] = float(np.mean([bool(ranked.get(g.id)) for g in not_data])) if not_data else None
+    if any(g.also for g in on):
+        out["top1_accuracy_on_topic_with_also"] = float(np.mean([best(g) in (g.gold, *g.also) for g in on]))
+    out["suggestions_per_coded_passage"] = float(np.mean([len(ranked[g.id]) for g in scored if ranked.get(g.id)])) \
+        if any(ranked.get(g.id) for g in scored) else 0.0
+    per_code = {}
+    for c in codes:
+        truth = [g.gold == c for g in scored]
+        pred = [any(top(code) == c for code, _ in ranked.get(g.id, [])) for g in scored]
+        per_code[c] = {"gold": int(sum(truth)), "proposed": int(sum(pred)),
+                       "precision": float(precision_score(truth, pred, zero_division=0)),
+                       "recall": float(recall_score(truth, pred, zero_division=0))}
+    out["per_code"] = per_code
+    out["confusion"] = _confusion(y_true, y_pred)
+    return out
+
+
+def _confusion(y_true: list[str], y_pred: list[str]) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for a, b in zip(y_true, y_pred, strict=True):
+        table[a][b] += 1
+    return {a: dict(row) for a, row in table.items()}
+
+
+# -- provenance --------------------------------------------------------------------------------------
+def _git() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty_files": git("status", "--porcelain", "--untracked-files=no").splitlines()}
+
+
+def _settings(threshold: float | None) -> dict:
+    from dataclasses import asdict
+
+    from models.classifiers.zero_shot import ZeroShotConfig
+    from service.settings import get_settings
+
+    s = get_settings(threshold=threshold) if threshold is not None else get_settings()
+    return {"threshold": s.threshold, "embedder_backend": s.embedder_backend, "embedder_model": s.embedder_model,
+            "precision": s.precision, "zero_shot_config": asdict(ZeroShotConfig(threshold=s.threshold))}
+
+
+def _codebook_record(spec: str) -> dict:
+    from models.codebook import resolve_codebook
+
+    cb = resolve_codebook(spec)
+    path = Path(spec).resolve()
+    shown = spec if spec == "seed" or not path.is_relative_to(ROOT) else str(path.relative_to(ROOT))
+    return {"spec": shown, "name": cb.name, "version": cb.version, "fingerprint": cb.fingerprint}
+
+
+# -- report ------------------------------------------------------------------------------------------
+def _fmt(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def print_table(results: dict[str, dict], title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for col in ("dataset", "on / off / not-data", "top-1 acc (on)", "kappa", "coverage", "on-topic uncoded",
+                "off-topic coded", "not-data coded", "acc with also"):
+        table.add_column(col, justify="right" if col != "dataset" else "left")
+    for name, m in results.items():
+        table.add_row(name, f"{m['on_topic']} / {m['off_topic']} / {m['not_data']}", _fmt(m["top1_accuracy_on_topic"]),
+                      _fmt(m["kappa"]), _fmt(m["coverage"]), str(m["on_topic_without_suggestion"]),
+                      _fmt(m["off_topic_coded"]), _fmt(m["not_data_coded"]), _fmt(m.get("top1_accuracy_on_topic_with_also")))
+    console.print(table)
+    per = Table(title="precision / recall per top-level code at the operating threshold", title_justify="left")
+    per.add_column("dataset")
+    per.add_column("code")
+    for col in ("gold", "proposed", "precision", "recall"):
+        per.add_column(col, justify="right")
+    for name, m in results.items():
+        for c, v in m["per_code"].items():
+            per.add_row(name, c, str(v["gold"]), str(v["proposed"]), _fmt(v["precision"]), _fmt(v["recall"]))
+    console.print(per)
+
+
+def main(
+    datasets: Annotated[str, typer.Option(help="comma-separated: " + ", ".join(ALL))] = ",".join(ALL),
+    threshold: Annotated[float | None, typer.Option(help="passed to `loupe code --threshold` (default: the settings')")] = None,
+    out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/zero_shot.json"),
+    interviews: Annotated[Path, typer.Option(help="folder with turns.jsonl and transcripts/")] = INTERVIEWS,
+    shared: Annotated[Path, typer.Option(help="the shared datasets folder")] = SHARED,
+    work: Annotated[Path | None, typer.Option(help="keep the inputs and `loupe code` outputs here (default: a temporary folder)")] = None,
+    cache: Annotated[bool, typer.Option(help="let `loupe code` use its persistent embedding cache")] = True,
+    label: Annotated[str, typer.Option(help="a name for this run, stored in the JSON")] = "",
+) -> None:
+    names = [n.strip() for n in datasets.split(",") if n.strip()]
+    sets = load_datasets(names, interviews, shared)
+    record: dict = {"label": label, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "git": _git(), "settings": _settings(threshold),
+                    "datasets": {}, "results": {}}
+    tmp = None if work else tempfile.TemporaryDirectory(prefix="bench-zero-shot-")
+    folder = work or Path(tmp.name)  # type: ignore[union-attr]
+    runs = {}
+    try:
+        for ds in sets:
+            from models.codebook import resolve_codebook
+
+            console.print(f"[bold]{ds.name}[/]: loupe code ...", highlight=False)
+            run = run_loupe_code(ds, folder, threshold, cache)
+            runs[ds.name] = run
+            ranked = ds.assign(run["segments"], run["suggestions"])
+            tops = [c.path for c in resolve_codebook(ds.codebook) if c.parent is None]
+            record["datasets"][ds.name] = {"codebook": _codebook_record(ds.codebook), "command": run["command"],
+                                          "segments": len(run["segments"]), "suggestions": len(run["suggestions"]),
+                                          "seconds": run["seconds"], "note": ds.note}
+            if ds.late_gold is not None:
+                ds.evaluations = {name: ds.late_gold(run["segments"]) for name in ds.evaluations}
+            for ev_name, gold in ds.evaluations.items():
+                record["results"][ev_name] = evaluate(gold, ranked, tops)
+        print_table(record["results"], f"Zero-shot suggestions through `loupe code` (threshold {record['settings']['threshold']})")
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, ensure_ascii=False))
+    console.print(f"wrote {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    typer.run(main)
