@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -103,7 +103,7 @@ def _print(result, metrics: list[str], ci: float) -> None:  # type: ignore[no-un
 
 def agree(
     path: Annotated[Path, typer.Argument(help="codings file: .csv, .tsv or .jsonl")],
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", "-m", help="percent, cohen, scott, fleiss, krippendorff, gwet, bp (repeatable)")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="percent, cohen, scott, fleiss, krippendorff, gwet, bp (repeatable)")] = None,
     level: Annotated[str, typer.Option(help="Krippendorff level: nominal, ordinal, interval, ratio")] = "nominal",
     ci: Annotated[float, typer.Option(help="confidence level of the bootstrap intervals")] = 0.95,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (0: no intervals)")] = 1000,
@@ -112,9 +112,9 @@ def agree(
     coder_column: Annotated[str, typer.Option(help="column naming the coder")] = "coder",
     code_column: Annotated[str, typer.Option(help="column holding the code")] = "code",
     wide: Annotated[bool, typer.Option(help="one row per unit, one column per coder")] = False,
-    where: Annotated[Optional[list[str]], typer.Option(help="keep rows where column=value (repeatable)")] = None,
+    where: Annotated[list[str] | None, typer.Option(help="keep rows where column=value (repeatable)")] = None,
     hierarchy: Annotated[bool, typer.Option(help="a parent code counts as coded when a child is (a/b codes a)")] = False,
-    model: Annotated[Optional[str], typer.Option(help="treat this coder as the model and compare it with the humans")] = None,
+    model: Annotated[str | None, typer.Option(help="treat this coder as the model and compare it with the humans")] = None,
     per_coder: Annotated[bool, typer.Option(help="each coder against the majority of the others")] = False,
     overlap: Annotated[float, typer.Option(help="overlap threshold for span segment agreement")] = 0.9,
     repeated: Annotated[str, typer.Option(help="a coder coding a unit more than once: keep (all codes), first or last")] = "keep",

@@ -77,6 +77,6 @@ def matrix(
     (out / "matrix.json").write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     (out / "matrix.csv").write_text(matrix_csv(result), encoding="utf-8", newline="")
     save_heatmap(result, out / "matrix.png")
-    for label, row in zip(result["rows"], result["counts"]):
+    for label, row in zip(result["rows"], result["counts"], strict=False):
         console.print(f"{label:30} " + "  ".join(f"{c:>6}" for c in row), highlight=False)
     console.print(f"Wrote {out}/matrix.json, matrix.csv, matrix.png", highlight=False)

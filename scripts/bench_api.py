@@ -70,7 +70,7 @@ def seed_project(database_url: str, project_id: int, n_segments: int, per_doc: i
                  "speaker": None, "sentences": [[0, step]]} for d in range(lo, min(lo + 100, n_docs)) for k in range(per_doc)]
         with db.write() as s:
             ids = s.scalars(insert(SegmentRow).returning(SegmentRow.id, sort_by_parameter_order=True), rows).all()
-            s.execute(insert(SegmentVector), [{"segment_id": i, "model": "bench", "vector": v.tobytes()} for i, v in zip(ids, vectors)])
+            s.execute(insert(SegmentVector), [{"segment_id": i, "model": "bench", "vector": v.tobytes()} for i, v in zip(ids, vectors, strict=False)])
     with db.read() as s:
         segs = s.execute(select(SegmentRow.id, SegmentRow.document_id).where(SegmentRow.project_id == project_id)).all()
     scores = rng.beta(2, 2, len(segs))

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -101,7 +101,7 @@ def dir_size(path: Path) -> int:
 def main(
     segments: Annotated[int, typer.Option(help="answers (= segments) to generate and code")] = 1_000_000,
     out: Annotated[Path, typer.Option(help="folder for scale.json")] = Path("bench-results"),
-    work: Annotated[Optional[Path], typer.Option(help="working folder (default: a temporary one, removed)")] = None,
+    work: Annotated[Path | None, typer.Option(help="working folder (default: a temporary one, removed)")] = None,
     precision: Annotated[str, typer.Option(help="encoder precision passed to loupe code")] = "fast",
     threads: Annotated[int, typer.Option(help="encoder threads")] = 2,
     chunk_size: Annotated[int, typer.Option(help="segments per chunk")] = 4096,

@@ -6,7 +6,7 @@ import json
 from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -160,23 +160,23 @@ def code(
     codebook: Annotated[str, typer.Option(help='"seed" or a codebook .yaml/.json file')] = "seed",
     unit: Annotated[str, typer.Option(help="auto, sentence, turn, paragraph or window")] = "auto",
     window: Annotated[int, typer.Option(help="sentences per window (--unit window)")] = 3,
-    stride: Annotated[Optional[int], typer.Option(help="sentences between windows (default: window)")] = None,
+    stride: Annotated[int | None, typer.Option(help="sentences between windows (default: window)")] = None,
     max_tokens: Annotated[int, typer.Option(help="token budget per segment")] = 200,
     text_column: Annotated[str, typer.Option(help="text column of .csv/.jsonl input")] = "text",
     id_column: Annotated[str, typer.Option(help="id column of .csv/.jsonl input")] = "id",
-    encoding: Annotated[Optional[str], typer.Option(help="text encoding of the inputs (default: UTF-8)")] = None,
+    encoding: Annotated[str | None, typer.Option(help="text encoding of the inputs (default: UTF-8)")] = None,
     on_error: Annotated[str, typer.Option(help="skip or fail on a bad file")] = "skip",
-    threshold: Annotated[Optional[float], typer.Option(help="minimum score for a proposal")] = None,
-    model: Annotated[Optional[str], typer.Option(help="embedding model: 'default' or a local path")] = None,
-    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="encoder batch size")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for the encoder")] = None,
-    chunk_size: Annotated[Optional[int], typer.Option(help="segments per checkpoint / Parquet file (default 1024)")] = None,
-    precision: Annotated[Optional[str], typer.Option(help="encoder precision: auto, fast, fp32, bf16, fp16 (fast: bf16 where it matches fp32 and is faster here, measured once)")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="code only the first N segments")] = None,
+    threshold: Annotated[float | None, typer.Option(help="minimum score for a proposal")] = None,
+    model: Annotated[str | None, typer.Option(help="embedding model: 'default' or a local path")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="encoder batch size")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for the encoder")] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="segments per checkpoint / Parquet file (default 1024)")] = None,
+    precision: Annotated[str | None, typer.Option(help="encoder precision: auto, fast, fp32, bf16, fp16 (fast: bf16 where it matches fp32 and is faster here, measured once)")] = None,
+    limit: Annotated[int | None, typer.Option(help="code only the first N segments")] = None,
     output_format: Annotated[str, typer.Option("--format", help="jsonl (with CSV) or parquet (one file per chunk)")] = "jsonl",
     engine: Annotated[str, typer.Option(help="local, or ray (Ray Data; writes Parquet)")] = "local",
-    address: Annotated[Optional[str], typer.Option(help="Ray cluster address, e.g. auto or head:6379 (--engine ray; default: start a local one)")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. auto or head:6379 (--engine ray; default: start a local one)")] = None,
     workers: Annotated[int, typer.Option(help="model actors (--engine ray)")] = 2,
     cpus_per_worker: Annotated[float, typer.Option(help="CPUs per model actor (--engine ray)")] = 1,
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per model actor (--engine ray; 1 = one actor per GPU)")] = 0,
@@ -263,10 +263,10 @@ app.command()(tune)
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="address to listen on (default 127.0.0.1; LOUPE_HOST)")] = None,
-    port: Annotated[Optional[int], typer.Option(help="port (default 8000; LOUPE_PORT)")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="where the SQLite database and caches live (LOUPE_DATA_DIR)")] = None,
-    database_url: Annotated[Optional[str], typer.Option(help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (LOUPE_DATABASE_URL)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1; LOUPE_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8000; LOUPE_PORT)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="where the SQLite database and caches live (LOUPE_DATA_DIR)")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (LOUPE_DATABASE_URL)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Start the review API (uvicorn). The model loads once at start-up; GET /ready says when it is loaded."""

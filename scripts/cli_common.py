@@ -4,15 +4,15 @@ messages as exit code 2, and opening (and migrating) the database."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 err = Console(stderr=True)
 
-DataDir = Annotated[Optional[Path], typer.Option(help="where the SQLite database lives (LOUPE_DATA_DIR)")]
-DatabaseUrl = Annotated[Optional[str], typer.Option(help="SQLAlchemy URL instead of the SQLite file (LOUPE_DATABASE_URL)")]
+DataDir = Annotated[Path | None, typer.Option(help="where the SQLite database lives (LOUPE_DATA_DIR)")]
+DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL instead of the SQLite file (LOUPE_DATABASE_URL)")]
 
 
 def fail(message: str) -> NoReturn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,21 +22,21 @@ def _fail(message: str) -> None:
 
 
 def cluster(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders to read (or use --project)")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(help="files or folders to read (or use --project)")] = None,
     out: Annotated[Path, typer.Option(help="folder for clusters.json, candidates.json, map.json and map.png")] = Path("loupe-clusters"),
-    project: Annotated[Optional[int], typer.Option(help="cluster a project's segments (its database; see --data-dir)")] = None,
+    project: Annotated[int | None, typer.Option(help="cluster a project's segments (its database; see --data-dir)")] = None,
     codebook: Annotated[str, typer.Option(help='for files: "seed" or a codebook file; coverage is measured against it')] = "seed",
     unit: Annotated[str, typer.Option(help="for files: segmentation unit (auto, sentence, turn, paragraph, window)")] = "auto",
     text_column: Annotated[str, typer.Option(help="for .csv/.jsonl files: the text column")] = "text",
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="for files: a code scored at or above this covers a segment")] = 0.5,
     method: Annotated[str, typer.Option(help="auto (HDBSCAN up to 20,000 segments, else k-means), hdbscan or kmeans")] = "auto",
-    min_cluster_size: Annotated[Optional[int], typer.Option(min=2, help="HDBSCAN (default: max(5, n/200))")] = None,
-    k: Annotated[Optional[int], typer.Option(min=2, help="k-means clusters (default: sqrt(n/2))")] = None,
+    min_cluster_size: Annotated[int | None, typer.Option(min=2, help="HDBSCAN (default: max(5, n/200))")] = None,
+    k: Annotated[int | None, typer.Option(min=2, help="k-means clusters (default: sqrt(n/2))")] = None,
     coverage_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="clusters covered less than this are candidates")] = 0.5,
     projection: Annotated[str, typer.Option(help="the map: pca, or umap (needs umap-learn)")] = "pca",
     seed: Annotated[int, typer.Option(help="random seed (the result is the same for the same seed)")] = 0,
-    data_dir: Annotated[Optional[Path], typer.Option(help="with --project: where the database lives (LOUPE_DATA_DIR)")] = None,
-    database_url: Annotated[Optional[str], typer.Option(help="with --project: SQLAlchemy URL (LOUPE_DATABASE_URL)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="with --project: where the database lives (LOUPE_DATA_DIR)")] = None,
+    database_url: Annotated[str | None, typer.Option(help="with --project: SQLAlchemy URL (LOUPE_DATABASE_URL)")] = None,
 ) -> None:
     """Cluster segments and list the clusters no code covers as candidate codes."""
     from models.discovery.clustering import ClusterConfig

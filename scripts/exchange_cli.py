@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,10 +20,10 @@ console = Console()
 
 def import_(
     path: Annotated[Path, typer.Argument(help="a .qdpx project (becomes a new project) or a .qdc codebook (needs --project)")],
-    project: Annotated[Optional[int], typer.Option(help="for a .qdc: the project that gets it as its next codebook version")] = None,
+    project: Annotated[int | None, typer.Option(help="for a .qdc: the project that gets it as its next codebook version")] = None,
     owner: Annotated[str, typer.Option(help="for a .qdpx: your coder name in the new project")] = "owner",
-    name: Annotated[Optional[str], typer.Option(help="for a .qdpx: the new project's name (default: the file's)")] = None,
-    report: Annotated[Optional[Path], typer.Option(help="also write the import report (JSON) here")] = None,
+    name: Annotated[str | None, typer.Option(help="for a .qdpx: the new project's name (default: the file's)")] = None,
+    report: Annotated[Path | None, typer.Option(help="also write the import report (JSON) here")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -92,7 +92,7 @@ def _print_validation(v: dict) -> None:  # type: ignore[type-arg]
 def export(
     project: Annotated[int, typer.Option(help="the project to export")],
     out: Annotated[Path, typer.Option(help="FILE.qdpx (the project) or FILE.qdc (its codebook)")],
-    version: Annotated[Optional[int], typer.Option(help="for a .qdc: the codebook version (default: the current one)")] = None,
+    version: Annotated[int | None, typer.Option(help="for a .qdc: the codebook version (default: the current one)")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:

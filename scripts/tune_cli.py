@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,7 @@ def tune(
     holdout: Annotated[float, typer.Option(min=0.05, max=0.5, help="share of decided segments held out to compare base and tuned")] = 0.2,
     steps: Annotated[int, typer.Option(min=1, max=100_000, help="most optimiser steps of 32 segments (at least one pass over the data)")] = 40,
     steps_per_label: Annotated[int, typer.Option(min=1, max=10_000, help="optimiser steps per label (code, or no code), up to --steps")] = 10,
-    epochs: Annotated[Optional[int], typer.Option(min=1, max=50, help="passes over the data instead of --steps")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, max=50, help="passes over the data instead of --steps")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     force: Annotated[bool, typer.Option(help="save the tuned model even when it does not beat the base one")] = False,
     data_dir: DataDir = None,

@@ -32,7 +32,7 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
         self.log = self.data_dir / f"server-{self.port}.log"
 
-    def start(self, timeout: float = 180) -> "ServerProcess":
+    def start(self, timeout: float = 180) -> ServerProcess:
         env = {**os.environ, "LOUPE_DATA_DIR": str(self.data_dir), **self.extra}
         if self.cache_dir:
             env["LOUPE_CACHE_DIR"] = str(self.cache_dir)

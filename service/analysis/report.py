@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import io
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -64,7 +64,7 @@ def build_report(session: Session, *, project: Project, n_boot: int = 200) -> st
     coders = {c.id: c.name for c in list_coders(session, project)}
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{_e(project.name)}: Loupe report</title>"
              f"<style>{CSS}</style></head><body>",
-             f"<h1>{_e(project.name)}</h1><p class='muted'>Loupe report, generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
+             f"<h1>{_e(project.name)}</h1><p class='muted'>Loupe report, generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
              f"{_e(project.description)}</p>"]
 
     counts = {c["code"]: c for c in code_counts(us, list(book.codes))}
@@ -91,7 +91,7 @@ def build_report(session: Session, *, project: Project, n_boot: int = 200) -> st
     for name in names:
         result = matrix(us, code_axis(tops), attribute_axis(us, name))
         parts.append(f"<h3>Top-level codes x {_e(name)} (coded segments)</h3>")
-        parts.append(_table([""] + result["cols"], [[r] + row for r, row in zip(result["rows"], result["counts"])]))
+        parts.append(_table([""] + result["cols"], [[r] + row for r, row in zip(result["rows"], result["counts"], strict=False)]))
         parts.append(_png(result, f"Top-level codes x {name}"))
 
     parts.append("<h2>Agreement</h2>")

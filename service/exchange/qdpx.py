@@ -128,7 +128,7 @@ def import_project(
                            segmentation=segmentation, count_tokens=count_tokens) if documents else []
 
     decisions, codings = [], 0
-    for source, row in zip(qp.sources, rows):
+    for source, row in zip(qp.sources, rows, strict=False):
         segments = list(session.execute(select(SegmentRow.id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end)
                                         .where(SegmentRow.document_id == row.id).order_by(SegmentRow.start)))
         for coding in source.codings:
@@ -173,7 +173,7 @@ def _import_memos(qp: QdaProject, code_paths: dict[str, str], rows: list[Documen
     for code in qp.all_codes():
         for guid in code.notes:
             memo(guid, "code", code_paths[code.guid])
-    for source, row in zip(qp.sources, rows):
+    for source, row in zip(qp.sources, rows, strict=False):
         for guid in source.notes:
             memo(guid, "document", str(row.id))
     return out

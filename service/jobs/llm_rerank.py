@@ -10,7 +10,7 @@ An LLM failure leaves the embedding suggestions as they are and is reported in t
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import select, update
@@ -62,7 +62,7 @@ def rerank(db: Database, pipeline: Pipeline, *, codebook_id: int, codebook: Code
             checks = coder.verify(items)
             notes = coder.rationale(items) if settings.llm_rationales else [None] * len(part)
             updates = []
-            for r, check, note in zip(part, checks, notes):
+            for r, check, note in zip(part, checks, notes, strict=False):
                 llm = {"p_applies": round(check.p_applies, 4), "prior_score": r.score, "weight": settings.llm_weight,
                        "provenance": check.provenance.as_dict()}
                 if note is not None:

@@ -153,7 +153,7 @@ class JobRun:
             ids = [int(seg.id) for seg in chunk]
             existing = {(x.segment_id, x.code): x for x in s.scalars(
                 select(Suggestion).where(Suggestion.codebook_id == book.id, Suggestion.segment_id.in_(ids)))}
-            for seg, props in zip(chunk, proposals):
+            for seg, props in zip(chunk, proposals, strict=False):
                 sid = int(seg.id)
                 for p in props:
                     ev = p.evidence
@@ -167,7 +167,7 @@ class JobRun:
                     else:
                         row.score, row.model, row.evidence, row.job_id = float(p.score), model, evidence, self.job_id
                         stats["updated"] += 1
-            row_of = {sid: k for sid, k in zip(ids, keep)}
+            row_of = {sid: k for sid, k in zip(ids, keep, strict=False)}
             for (sid, code), row in existing.items():
                 if code in col:
                     row.score, row.model, row.job_id = float(scores[row_of[sid], col[code]]), model, self.job_id
@@ -195,4 +195,4 @@ class JobRun:
                 decisions_per_code={code_ix[c]: int(v) for c, v in per_code.items() if c in code_ix},
             )
         with self.db.write() as s:
-            s.execute(update(Suggestion), [{"id": r.id, "priority": float(p)} for r, p in zip(keep, ranks)])
+            s.execute(update(Suggestion), [{"id": r.id, "priority": float(p)} for r, p in zip(keep, ranks, strict=False)])

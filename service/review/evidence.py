@@ -142,7 +142,7 @@ def nearest_accepted_for(
         if not ids or not queries:
             continue
         found = most_similar(np.vstack([query_vectors[s] for s in queries]), matrix, k, query_ids=queries, candidate_ids=ids)
-        hits_by_pair.update(((q, code), hits) for q, hits in zip(queries, found))
+        hits_by_pair.update(((q, code), hits) for q, hits in zip(queries, found, strict=False))
     wanted = {s for hits in hits_by_pair.values() for s, _ in hits}
     texts = dict(session.execute(select(SegmentRow.id, SegmentRow.text).where(SegmentRow.id.in_(wanted))).all()) if wanted else {}
     return {pair: [{"segment_id": s, "text": texts.get(s, ""), "similarity": round(sim, 4)} for s, sim in hits] for pair, hits in hits_by_pair.items()}

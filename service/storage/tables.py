@@ -8,7 +8,7 @@ of what a named coder did. Decisions are never updated or deleted: undo is a new
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -28,7 +28,7 @@ from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -38,11 +38,11 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
-        return value.astimezone(timezone.utc) if value is not None and value.tzinfo else value
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
 
     def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 

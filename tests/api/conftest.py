@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.server_process import ServerProcess
 from tests.conftest import SAMPLE
+from tests.server_process import ServerProcess
 
 PG_ADMIN = os.environ.get("LOUPE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TRANSCRIPTS = [SAMPLE / "p01_commissioner.txt", SAMPLE / "p05_volunteer_coordinator.vtt", SAMPLE / "p06_discharge_manager.srt"]

@@ -6,8 +6,8 @@ through the server, the browser, Ray) stays in tests/api, tests/web and tests/sc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from fastapi.testclient import TestClient

@@ -66,7 +66,7 @@ def test_wide_single_label_with_level(tmp_path):
         w = csv.writer(f)
         w.writerow(["unit", "A", "B", "C", "D"])
         for i, row in enumerate(zip([1, 2, 3, 3, 2, 1, 4, 1, 2, "", "", ""], [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, "", 3],
-                                    ["", 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, ""], [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, ""])):
+                                    ["", 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, ""], [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, ""], strict=False)):
             w.writerow([i, *row])
     res = runner.invoke(app, ["agree", str(tmp_path / "w.csv"), "--wide", "--level", "interval", "-m", "krippendorff",
                               "--bootstrap", "0", "--out", str(tmp_path / "o")])

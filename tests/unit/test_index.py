@@ -59,7 +59,7 @@ def test_large_index_becomes_ivf_with_measured_recall(tmp_path):
     exact.add(np.arange(n), x)
     _, truth = exact.search(queries, 10)
     _, got = ix.search(queries, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth, strict=False)])
     assert recall >= 0.95, recall
 
     # removal works on IVF, and survives save/load

@@ -49,7 +49,7 @@ def test_causal_lm_codes_with_valid_codes_probabilities_provenance_and_cache(lm,
     again = LLMCoder(_NoCalls(lm), seed, cache=ResponseCache(cache_file)).code(PASSAGES)
     assert [a.probabilities for a in again] == [f.probabilities for f in first]
     assert all(a.provenance.cached and a.provenance.at == f.provenance.at and a.provenance.request == f.provenance.request
-               for a, f in zip(again, first))
+               for a, f in zip(again, first, strict=False))
 
 
 def test_choice_scores_equal_a_full_forward_pass(lm):
@@ -57,7 +57,7 @@ def test_choice_scores_equal_a_full_forward_pass(lm):
 
     prompt = "Passage: I trust them. Code:"
     scores = lm.score_choices([prompt], [["trust/personal", "power"]])[0]
-    for choice, score in zip(["trust/personal", "power"], scores):
+    for choice, score in zip(["trust/personal", "power"], scores, strict=False):
         ids, c = lm._ids(prompt), lm._ids(" " + choice)
         with torch.inference_mode():
             logp = torch.log_softmax(lm.model(input_ids=torch.tensor([ids + c])).logits[0].float(), -1)

@@ -153,7 +153,7 @@ def test_streamed_csv_keeps_bom_multiline_quotes_and_utf16(tmp_path):
 
 def test_streamed_jsonl_cut_inside_a_character_is_a_clear_error(tmp_path):
     f = tmp_path / "cut.jsonl"
-    f.write_bytes('{"id": 1, "text": "fine"}\n{"id": 2, "text": "ok"} '.encode() + "é".encode()[:1])  # half a character
+    f.write_bytes(b'{"id": 1, "text": "fine"}\n{"id": 2, "text": "ok"} ' + "é".encode()[:1])  # half a character
     with pytest.raises(UndecodableFile, match="at line 2"):
         list(iter_path(f))
     bad16 = tmp_path / "bad16.csv"

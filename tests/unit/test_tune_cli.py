@@ -57,7 +57,7 @@ def _project(tmp_path, decided: int):  # type: ignore[no-untyped-def]
 
         ids = list(s.scalars(select(SegmentRow.id).where(SegmentRow.project_id == project.id).order_by(SegmentRow.document_id, SegmentRow.ordinal)))
         assert len(ids) == len(truth)
-        for sid, role in list(zip(ids, truth))[:decided]:
+        for sid, role in list(zip(ids, truth, strict=False))[:decided]:
             ledger.record(s, project=project, coder=caller, data=ledger.DecisionInput(verdict="add", segment_id=sid, code=role))
         pid = project.id
     db.dispose()

@@ -39,8 +39,8 @@ def test_report_renders_without_console_errors(browser, make_server, tmp_path): 
             page_file.write_text(text, encoding="utf-8")
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         problems: list[str] = []
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("console", lambda m, problems=problems: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e, problems=problems: problems.append(str(e)))
         page.goto(page_file.as_uri())
         for heading in ("Codebook", "Themes", "Matrix queries", "Agreement", "Memos", "Method record"):
             assert page.get_by_role("heading", name=heading, exact=True).count() == 1

@@ -88,7 +88,7 @@ def test_review_ten_suggestions_with_the_keyboard_and_undo_one(browser, make_ser
     assert len(ledger) == 11  # ten decisions and one undo, nothing else
     made, undo = ledger[:10], ledger[10]
     verdicts = {"a": "accept", "r": "reject", "c": "replace"}
-    for entry, key, item in zip(made, keys, expected_queue):
+    for entry, key, item in zip(made, keys, expected_queue, strict=False):
         suggestion = item["suggestion"]
         if key == "c" and suggestion["code"] == "trust/organisational":
             assert entry["verdict"] == "accept"
