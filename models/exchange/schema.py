@@ -1,17 +1,19 @@
 """Validation against the official REFI-QDA schemas (Codebook.xsd, Project.xsd) with lxml.
 
-The schema files are MIT-licensed by REFI but are not shipped inside Loupe; they are looked for,
-in order, in the directory given by the caller (setting LOUPE_REFI_SCHEMA_DIR), then in
-`shared/refi-qda/` beside the Loupe checkout. Without them, files are still parsed strictly, and
-every result says that schema validation did not run.
+The schema files are MIT-licensed by REFI but are not shipped inside Loupe; they are read from
+the folder the caller passes (the service passes its setting LOUPE_REFI_SCHEMA_DIR, else
+shared/refi-qda beside a checkout). Nothing here reads the environment or a path of its own.
+Without them, files are still parsed strictly, and every result says that schema validation did
+not run.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -21,10 +23,9 @@ SCHEMA_FILES = {"codebook": "Codebook.xsd", "project": "Project.xsd"}
 
 
 def find_schema_dir(explicit: str | Path | None = None) -> Path | None:
-    candidates = [explicit, os.environ.get("LOUPE_REFI_SCHEMA_DIR"), Path(__file__).resolve().parents[3] / "shared" / "refi-qda"]
-    for cand in candidates:
-        if cand and all((Path(cand) / f).is_file() for f in SCHEMA_FILES.values()):
-            return Path(cand)
+    """`explicit` when it holds both schema files, else None."""
+    if explicit and all((Path(explicit) / f).is_file() for f in SCHEMA_FILES.values()):
+        return Path(explicit)
     return None
 
 
@@ -48,7 +49,7 @@ class Validation:
     def ok(self) -> bool:
         return not self.errors
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         note = None if self.validated else "schema files not found; set LOUPE_REFI_SCHEMA_DIR to a folder holding Codebook.xsd and Project.xsd"
         return {"validated": self.validated, "schema": self.schema, "errors": list(self.errors), "note": note}
 
@@ -56,23 +57,24 @@ class Validation:
 def element_path(el: etree._Element) -> str:
     """'Project/Sources/TextSource[2]/PlainTextSelection[1]': local names, 1-based among same-named siblings."""
     parts = []
-    while el is not None:
-        name = etree.QName(el).localname
-        parent = el.getparent()
+    node: etree._Element | None = el
+    while node is not None:
+        name = etree.QName(node).localname
+        parent = node.getparent()
         if parent is not None:
             same = [c for c in parent if isinstance(c.tag, str) and etree.QName(c).localname == name]
             if len(same) > 1:
-                name += f"[{same.index(el) + 1}]"
+                name += f"[{same.index(node) + 1}]"
         parts.append(name)
-        el = parent
+        node = parent
     return "/".join(reversed(parts))
 
 
-def _log_path(entry, root: etree._Element) -> str:  # type: ignore[no-untyped-def]
+def _log_path(entry: etree._LogEntry, root: etree._Element) -> str:
     """The element path of a schema error (lxml gives an XPath with namespace prefixes)."""
     try:
         found = root.getroottree().xpath(entry.path) if entry.path else []
-        if found:
+        if isinstance(found, list) and found and isinstance(found[0], etree._Element):
             return element_path(found[0])
     except etree.XPathError:
         pass
@@ -88,7 +90,7 @@ def validate(root: etree._Element, kind: str, schema_dir: str | Path | None = No
     schema = _schema(str(path))
     if schema.validate(root):
         return Validation(True, str(path))
-    errors = [f"line {e.line}, {_log_path(e, root)}: {e.message}" for e in list(schema.error_log)[:20]]
+    errors = [f"line {e.line}, {_log_path(e, root)}: {e.message}" for e in islice(schema.error_log, 20)]
     return Validation(True, str(path), errors)
 
 

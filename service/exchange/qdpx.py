@@ -57,6 +57,9 @@ from service.storage.tables import (
 )
 
 GUID_KEY = "refi:guid"  # document attribute holding the source's REFI-QDA GUID
+# REFI's XSDs are not shipped in the package: without a configured folder (settings.refi_schema_dir),
+# a checkout validates against shared/refi-qda beside it. models.exchange reads no path of its own.
+CHECKOUT_SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "refi-qda"
 
 
 def _version() -> str:
@@ -94,7 +97,7 @@ def import_project(
     count_tokens: TokenCounter = approx_tokens,
 ) -> tuple[Project, Coder, str, dict[str, Any]]:
     """A new project from a .qdpx archive: (project, its owner, the owner's token, the import report)."""
-    qp, check = read_qdpx(data, schema_dir=schema_dir)  # everything is read and checked before any write
+    qp, check = read_qdpx(data, schema_dir=schema_dir or CHECKOUT_SCHEMA_DIR)  # everything is read and checked before any write
     doc, code_paths = codebook_document(qp.codes, name=f"{qp.name} codebook") if qp.codes else (None, {})
     project, owner, owner_token = create_project(session, name=(name or qp.name)[:200], owner_name=owner_name, description=qp.description, codebook=doc)
     book = current_codebook(session, project)
@@ -247,7 +250,7 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
             sources[int(m.target)].notes.append(note.guid)
         else:
             qp.note_refs.append(note.guid)
-    data, check = write_qdpx(qp, schema_dir=schema_dir)
+    data, check = write_qdpx(qp, schema_dir=schema_dir or CHECKOUT_SCHEMA_DIR)
     report = {
         "sources": len(sources), "codes": len(guids), "users": len(coders), "codings": sum(len(s.codings) for s in sources.values()),
         "notes": len(notes), "codebook_version": book_row.version, "validation": check.as_dict(),
@@ -259,7 +262,7 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
 def import_codebook(session: Session, *, project: Project, coder: Caller | None, data: bytes, name: str | None = None,
                     schema_dir: str | Path | None = None) -> tuple[CodebookVersion, dict[str, Any]]:
     """A .qdc codebook as the project's next codebook version."""
-    codes, check = read_qdc(data, schema_dir=schema_dir)
+    codes, check = read_qdc(data, schema_dir=schema_dir or CHECKOUT_SCHEMA_DIR)
     doc, paths = codebook_document(codes, name=name or current_codebook(session, project).name)
     row = add_codebook_version(session, project=project, data=doc, coder=coder)
     return row, {"codes": len(paths), "validation": check.as_dict()}
@@ -270,5 +273,5 @@ def export_codebook(session: Session, *, project: Project, version: int | None =
     """A codebook version (default: the current one) as a .qdc file, and a short report."""
     row = current_codebook(session, project) if version is None else get_codebook_version(session, project, version)
     codes, guids = codes_of(as_codebook(row), scope=f"project:{project.id}")
-    data, check = write_qdc(codes, origin=f"Loupe {VERSION}", schema_dir=schema_dir)
+    data, check = write_qdc(codes, origin=f"Loupe {VERSION}", schema_dir=schema_dir or CHECKOUT_SCHEMA_DIR)
     return data, {"codes": len(guids), "version": row.version, "validation": check.as_dict()}
