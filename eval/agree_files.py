@@ -13,12 +13,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from eval.agreement import LEVELS
 from eval.benchmark import compare_model
 from eval.codings import (
     Coding,
@@ -168,6 +170,9 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
     for m in opts.metrics:
         if m not in METRICS:
             raise AgreementInputError(f"unknown metric {m!r}; choose from {', '.join(METRICS)}")
+    level = next((lv for lv in LEVELS if lv == opts.level), None)
+    if level is None:
+        raise AgreementInputError(f"unknown level {opts.level!r}; choose from {', '.join(LEVELS)}")
     codings, has_spans = read_codings(opts)
     codings, conflicts = resolve_repeats(codings, opts.repeated)
     table = build_table(codings, hierarchy=opts.hierarchy)
@@ -176,14 +181,13 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
     res = AgreeResult(table=table, conflicting_repeats=conflicts)
     humans = [c for c in table.coders if c != opts.model]
     metrics = [m for m in opts.metrics if not (m in ("cohen", "scott") and len(humans) != 2)]
-    common = dict(ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed)
 
     if table.single_label:
         r = table.label_ratings(humans)
-        res.overall = {m: estimate(r, m, level=opts.level, **common).as_dict() for m in metrics}  # type: ignore[arg-type]
+        res.overall = {m: estimate(r, m, level=level, ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed).as_dict() for m in metrics}
         if len(humans) == 2:
             res.overall["diagnostics"] = prevalence_bias(r)
-    pc = per_code(table, metrics, coders=humans, summaries=not table.single_label, **common)
+    pc = per_code(table, metrics, coders=humans, summaries=not table.single_label, ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed)
     for code, ests in pc.items():
         entry: dict[str, Any] = {m: e.as_dict() for m, e in ests.items()}
         if code in table.codes:
@@ -206,10 +210,10 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
                                      "krippendorff": float(np.mean(alphas)) if alphas else None}
 
     if opts.model:
-        res.model = compare_model(table, opts.model, humans=humans, metric="krippendorff", **common)
+        res.model = compare_model(table, opts.model, humans=humans, metric="krippendorff", ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed)
 
     if has_spans:
-        spans = [Span(c.coder, c.code, c.start, c.end, c.unit) for c in codings if c.start is not None and c.code]
+        spans = [Span(c.coder, c.code, c.start, c.end, c.unit) for c in codings if c.start is not None and c.end is not None and c.code]
         lengths: dict[str, int] = {}
         for s in spans:
             lengths[s.document] = max(lengths.get(s.document, 0), s.end)

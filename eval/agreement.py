@@ -20,12 +20,14 @@ Degenerate inputs (documented per function; none raises, none returns a silent N
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
+LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")
 Weights = Literal["identity", "linear", "quadratic"] | None
 
 
@@ -57,28 +59,29 @@ class Ratings:
     @property
     def per_unit(self) -> np.ndarray:
         """int (n_units,): codings per unit."""
-        return self.counts.sum(axis=1)
+        return np.asarray(self.counts.sum(axis=1))
 
     @property
     def pairable(self) -> int:
         """Units coded by at least two coders (the ones that carry agreement information)."""
         return int((self.per_unit >= 2).sum())
 
-    def take(self, rows: np.ndarray) -> "Ratings":
+    def take(self, rows: np.ndarray) -> Ratings:
         """The same data restricted to (or resampled over) the given unit rows."""
         return Ratings(self.categories, self.codes[rows], self.counts[rows])
 
     def numeric_values(self) -> np.ndarray:
         """Category values as floats (their rank when they are not numbers)."""
         try:
-            return self.categories.astype(float)
+            return np.asarray(self.categories.astype(float))
         except (TypeError, ValueError):
             return np.arange(self.q, dtype=float)
 
 
 def _missing_mask(arr: np.ndarray) -> np.ndarray:
     if arr.dtype.kind in "fc":
-        return np.isnan(arr)
+        nan: np.ndarray = np.isnan(arr)
+        return nan
     if arr.dtype.kind in "iub":
         return np.zeros(arr.shape, dtype=bool)
     flat = arr.ravel()
@@ -125,17 +128,17 @@ def weight_matrix(r: Ratings, weights: Weights = None) -> np.ndarray:
         return np.eye(r.q)
     v = r.numeric_values()
     span = v.max() - v.min() if r.q > 1 else 1.0
-    d = np.abs(v[:, None] - v[None, :]) / (span or 1.0)
+    d: np.ndarray = np.abs(v[:, None] - v[None, :]) / (span or 1.0)
     if weights == "linear":
-        return 1.0 - d
+        return np.asarray(1.0 - d)
     if weights == "quadratic":
-        return 1.0 - d**2
+        return np.asarray(1.0 - d**2)
     raise ValueError(f"unknown weights {weights!r}; use identity, linear or quadratic")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den != 0, num / np.where(den != 0, den, 1), np.nan)
+        return np.asarray(np.where(den != 0, num / np.where(den != 0, den, 1), np.nan))
 
 
 # Each coefficient is written as per-unit sufficient statistics, (n_units, s), and a value
@@ -191,7 +194,10 @@ def bp_value(sums: np.ndarray, r: Ratings, w: np.ndarray) -> np.ndarray:
     return _ratio(pa - pe, 1 - pe)
 
 
-def _gwet_family(value_fn, data: object, weights: Weights) -> float:  # type: ignore[no-untyped-def]
+ValueFn = Callable[[np.ndarray, Ratings, np.ndarray], np.ndarray]
+
+
+def _gwet_family(value_fn: ValueFn, data: object, weights: Weights) -> float:
     r = ratings(data)
     w = weight_matrix(r, weights)
     return float(value_fn(gwet_stats(r, w).sum(axis=0), r, w))
@@ -240,7 +246,7 @@ def joint_table(data: object) -> np.ndarray:
     """(q, q) proportions p_kl over units coded by both of exactly two coders."""
     r = ratings(data)
     t = pair_stats(r).sum(axis=0).reshape(r.q, r.q)
-    return t / t.sum() if t.sum() else t
+    return np.asarray(t / t.sum()) if t.sum() else t
 
 
 def cohen_value(sums: np.ndarray, r: Ratings, w: np.ndarray) -> np.ndarray:
@@ -293,7 +299,7 @@ def coincidence_stats(r: Ratings) -> np.ndarray:
 
 def coincidences(r: Ratings) -> np.ndarray:
     """(q, q) coincidence matrix over pairable units."""
-    return coincidence_stats(r).sum(axis=0).reshape(r.q, r.q)
+    return np.asarray(coincidence_stats(r).sum(axis=0).reshape(r.q, r.q))
 
 
 def distance_matrix(r: Ratings, level: Level, n_c: np.ndarray) -> np.ndarray:
@@ -306,7 +312,7 @@ def distance_matrix(r: Ratings, level: Level, n_c: np.ndarray) -> np.ndarray:
         lo = np.minimum.outer(np.arange(q), np.arange(q))
         hi = np.maximum.outer(np.arange(q), np.arange(q))
         between = cum[..., hi + 1] - cum[..., lo] - (n_c[..., lo] + n_c[..., hi]) / 2
-        return between**2
+        return np.asarray(between**2)
     v = r.numeric_values()
     if level == "interval":
         d = (v[:, None] - v[None, :]) ** 2

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from os import PathLike
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class Axis:
 
     def test(self, u: Unit) -> bool:
         if self.attribute is not None:
-            return u.attributes.get(self.attribute[0]) == self.attribute[1]
+            return bool(u.attributes.get(self.attribute[0]) == self.attribute[1])
         return any(self.has_code(x) for x in u.codes)
 
 
@@ -89,7 +90,7 @@ def matrix(units: list[Unit], rows: list[Axis], cols: list[Axis], measure: Liter
     row_hits = [[r.test(u) for u in units] for r in rows]
     col_hits = [[c.test(u) for u in units] for c in cols]
     for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
+        for j in range(len(cols)):
             inside = [u for k, u in enumerate(units) if row_hits[i][k] and col_hits[j][k]]
             if measure == "agreement":
                 value = _agreement(inside, r)
@@ -136,12 +137,12 @@ def matrix_csv(result: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([""] + result["cols"])
-    for label, row in zip(result["rows"], result["counts"]):
+    for label, row in zip(result["rows"], result["counts"], strict=True):
         writer.writerow([label] + ["" if v is None else v for v in row])
     return out.getvalue()
 
 
-def save_heatmap(result: dict[str, Any], target, title: str = "") -> None:  # type: ignore[no-untyped-def]
+def save_heatmap(result: dict[str, Any], target: str | PathLike[str] | IO[bytes], title: str = "") -> None:
     """The matrix as a heatmap PNG (a path or a binary file object)."""
     import matplotlib
 

@@ -12,13 +12,14 @@ For each code (and pooled over codes) this reports
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
-from eval.agreement import ratings
+from eval.agreement import Ratings, ratings
 from eval.codings import CodingTable, consensus
 from eval.intervals import Estimate, estimate
 
@@ -35,7 +36,7 @@ class ModelComparison:
     model_mean: float
     verdict: str  # inside, below, above, undetermined
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
             "metric": self.metric,
@@ -52,7 +53,7 @@ def _none(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
-def _binary(col_a: np.ndarray, col_b: np.ndarray):  # type: ignore[no-untyped-def]
+def _binary(col_a: np.ndarray, col_b: np.ndarray) -> Ratings:
     block = np.column_stack([col_a, col_b]).astype(float)
     block[block < 0] = np.nan
     return ratings(block, categories=[0.0, 1.0])
@@ -76,20 +77,20 @@ def compare_model(
         raise ValueError("comparing the model needs at least one human coder")
     m = table.coders.index(model)
     cons = consensus(table, hs)
-    opts = dict(ci=ci, n_boot=n_boot, seed=seed)
+
+    def agree(col_a: np.ndarray, col_b: np.ndarray) -> Estimate:
+        return estimate(_binary(col_a, col_b), metric, ci=ci, n_boot=n_boot, seed=seed)
+
+    def column(j: int, k: int | None) -> np.ndarray:
+        return table.presence[:, j, k] if k is not None else table.presence[:, j, :].reshape(-1)
+
     out = []
     views = [(code, k) for k, code in enumerate(table.codes)] + [("(pooled)", None)]
     for code, k in views:
-        def column(j: int) -> np.ndarray:
-            return table.presence[:, j, k] if k is not None else table.presence[:, j, :].reshape(-1)
-
         cons_col = cons[:, k] if k is not None else cons.reshape(-1)
-        pairs = {
-            f"{a} | {b}": estimate(_binary(column(table.coders.index(a)), column(table.coders.index(b))), metric, **opts)
-            for a, b in combinations(hs, 2)
-        }
-        vs_h = {h: estimate(_binary(column(m), column(table.coders.index(h))), metric, **opts) for h in hs}
-        vs_c = estimate(_binary(column(m), cons_col), metric, **opts)
+        pairs = {f"{a} | {b}": agree(column(table.coders.index(a), k), column(table.coders.index(b), k)) for a, b in combinations(hs, 2)}
+        vs_h = {h: agree(column(m, k), column(table.coders.index(h), k)) for h in hs}
+        vs_c = agree(column(m, k), cons_col)
         pair_vals = np.array([e.value for e in pairs.values()], dtype=float)
         pair_vals = pair_vals[~np.isnan(pair_vals)]
         if len(pair_vals) >= 2:

@@ -15,9 +15,9 @@ Three views, documented because they answer different questions:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -189,7 +189,7 @@ def coder_vs_rest(
                 raise ValueError("coder_vs_rest without a code needs single-label codings")
             mine = table.labels[:, j]
             rest = _majority_labels(table.labels[:, [table.coders.index(o) for o in others]])
-            both = np.array([a is not None and b is not None for a, b in zip(mine, rest)])
+            both = np.array([a is not None and b is not None for a, b in zip(mine, rest, strict=True)])
             pair = np.column_stack([mine[both], rest[both]]).astype(object) if both.any() else np.empty((0, 2), object)
             r = ratings(pair) if len(pair) else None
         else:

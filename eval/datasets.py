@@ -69,7 +69,7 @@ def load_benoit(root: Path) -> LabelledUnits:
         sentences = list(csv.DictReader(f))
     sentences.sort(key=lambda r: (r["manifestoid"], int(r["sentenceid"])))
     index = {r["sentenceid"]: i for i, r in enumerate(sentences)}
-    votes: dict[int, Counter] = defaultdict(Counter)
+    votes: dict[int, Counter[int]] = defaultdict(Counter)
     workers: dict[str, dict[int, int]] = defaultdict(dict)
     with open(root / "judgments.csv", encoding="utf-8", newline="") as f:
         for j in csv.DictReader(f):
@@ -91,7 +91,7 @@ def load_benoit(root: Path) -> LabelledUnits:
         coders[w] = col
     gold = np.array([[int(r["policy_area_gold"] == "4") if r["is_gold"] == "true" and r["policy_area_gold"] else -1] for r in sentences], dtype=np.int8)
     ordinals = []
-    seen: Counter = Counter()
+    seen: Counter[str] = Counter()
     for r in sentences:
         ordinals.append(seen[r["manifestoid"]])
         seen[r["manifestoid"]] += 1

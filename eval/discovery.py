@@ -4,6 +4,7 @@ left out of the codebook surfaces as a candidate cluster."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ def cluster_agreement(truth: np.ndarray, labels: np.ndarray) -> dict[str, float]
 
 
 def leave_one_out(clustering: Clustering, clusters: list[ClusterInfo], codes_per_unit: list[set[str]], left_out: str,
-                  texts: list[str], *, coverage_threshold: float = 0.5, majority: float = 0.5) -> dict:
+                  texts: list[str], *, coverage_threshold: float = 0.5, majority: float = 0.5) -> dict[str, Any]:
     """Coverage measured without `left_out` (as if the analysts' codebook lacked it): does a cluster
     made mostly of its units become a candidate code? Returns the candidates' shares of it."""
     carried = [cs - {left_out} for cs in codes_per_unit]

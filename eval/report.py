@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ def heatmaps(matrices: dict[str, np.ndarray], coders: Sequence[str], path: Path,
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
     cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="#dddddd")
     image = None
-    for ax, (code, m) in zip(axes.ravel(), items):
+    for ax, (code, m) in zip(axes.ravel(), items, strict=False):  # the grid may have spare cells
         image = ax.imshow(np.ma.masked_invalid(m), vmin=-0.2, vmax=1.0, cmap=cmap)
         ax.set_title(code, fontsize=11)
         if n <= 30:

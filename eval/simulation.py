@@ -17,8 +17,9 @@ With a Tuning, the encoder is fine-tuned along the way (see simulate).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -159,7 +160,7 @@ def simulate(
                 decided[i, c] = True
                 if not accepted:
                     for right in np.flatnonzero(t_tr[i] & ~decided[i]):
-                        decisions.append(Decision(i, codes[right], True))
+                        decisions.append(Decision(i, codes[int(right)], True))
                         decided[i, right] = True
                 if exclusive:
                     decided[i] = True
@@ -182,7 +183,7 @@ def simulate(
                 proved = False
             else:
                 proved, tuned_note = _proved(candidate, decisions, labels, base_tr, p_tr, cfg, codes, train, tuning)
-            if proved and first:
+            if candidate is not None and proved and first:
                 x_all, x_tr, v_tr = candidate.features, candidate.features[train], candidate.vectors[train]
             elif candidate is not None and (proved or target != last):  # later: tune on every decided segment; used when the last one proved itself
                 fresh = _tune(tuning, train, labels, sorted(labels))
@@ -233,9 +234,9 @@ def _tunable(labels: dict[int, tuple[int, ...]]) -> bool:
 
 
 def _tune(tuning: Tuning, train: np.ndarray, labels: dict[int, tuple[int, ...]], rows: Sequence[int]) -> _Candidate:
-    rows = np.asarray(rows, dtype=np.int64)
-    vectors = tuning.tune(train[rows], [labels[r] for r in rows])
-    return _Candidate(vectors, tuning.featurize(vectors), set(rows.tolist()))
+    idx = np.asarray(rows, dtype=np.int64)
+    vectors = tuning.tune(train[idx], [labels[r] for r in rows])
+    return _Candidate(vectors, tuning.featurize(vectors), set(idx.tolist()))
 
 
 def _proved(candidate: _Candidate, decisions: list[Decision], labels: dict[int, tuple[int, ...]], base_tr: Any, p_tr: np.ndarray,

@@ -21,9 +21,9 @@ Two measures, for different questions:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -157,9 +157,9 @@ def segment_overlap_agreement(spans: Sequence[Span], *, threshold: float = 0.9) 
             for doc in docs:
                 sa, sb = by.get((code, a, doc), []), by.get((code, b, doc), [])
                 for mine, theirs in ((sa, sb), (sb, sa)):
-                    for s, e in mine:
+                    for start, end in mine:
                         total += 1
-                        if any(_overlap(s, e, t, u) >= threshold for t, u in theirs):
+                        if any(_overlap(start, end, t, u) >= threshold for t, u in theirs):
                             matched += 1
             if total:
                 out[code][f"{a} | {b}"] = {"matched": matched, "segments": total, "agreement": matched / total}
