@@ -8,7 +8,7 @@ overfit). Below the minimum, scores are left as they are and reported as uncalib
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -22,7 +22,8 @@ Calibrator = Callable[[np.ndarray], np.ndarray]
 def logit(p: np.ndarray) -> np.ndarray:
     """log(p / (1 - p)), with p clipped away from 0 and 1."""
     q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(q / (1 - q))
+    out: np.ndarray = np.log(q / (1 - q))
+    return out
 
 
 def fit_calibrator(scores: np.ndarray, labels: np.ndarray) -> Calibrator | None:

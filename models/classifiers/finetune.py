@@ -24,12 +24,16 @@ embeddings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.base import LoupeError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 MIN_DECISIONS = 100  # below this, fine-tuning is not attempted
 MIN_PER_LABEL = 2  # a triplet needs two segments of a label
@@ -55,7 +59,7 @@ def label_ids(labels: Sequence[object]) -> np.ndarray:
     return np.array([index.setdefault(lab, len(index)) for lab in labels], dtype=np.int64)
 
 
-def fine_tune(model, texts: Sequence[str], labels: Sequence[object], config: FineTuneConfig = FineTuneConfig()):  # type: ignore[no-untyped-def]
+def fine_tune(model: SentenceTransformer, texts: Sequence[str], labels: Sequence[object], config: FineTuneConfig = FineTuneConfig()) -> SentenceTransformer:
     """Fine-tune `model` (a sentence_transformers.SentenceTransformer, changed in place) and return it.
 
     texts[i] has label labels[i]; labels seen fewer than MIN_PER_LABEL times are left out (they
@@ -66,7 +70,7 @@ def fine_tune(model, texts: Sequence[str], labels: Sequence[object], config: Fin
     try:
         from sentence_transformers.sentence_transformer import losses
     except ImportError:  # sentence-transformers < 6
-        from sentence_transformers import losses
+        from sentence_transformers import losses  # type: ignore[attr-defined,no-redef]  # the < 6 layout; mypy sees the installed >= 6
 
     ids, keep = _trainable(labels)
     texts = [texts[i] for i in keep]
@@ -117,7 +121,7 @@ def training_steps(n: int, config: FineTuneConfig, labels: int) -> int:
     return max(min(config.steps, config.steps_per_label * labels), per_epoch)
 
 
-def _batches(n: int, size: int, total: int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+def _batches(n: int, size: int, total: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """`total` index batches: passes over a fresh permutation of range(n), cut into batches of `size`
     (a pass's last batch may be smaller; one of a single segment is skipped, it forms no triplet)."""
     done = 0
@@ -133,7 +137,7 @@ def _batches(n: int, size: int, total: int, rng: np.random.Generator):  # type: 
                 return
 
 
-def load_trainable(path: str, device: str = "cpu"):  # type: ignore[no-untyped-def]
+def load_trainable(path: str, device: str = "cpu") -> SentenceTransformer:
     """A fresh, trainable copy of the sentence-transformers model at `path` (fp32)."""
     from sentence_transformers import SentenceTransformer
 
@@ -143,7 +147,7 @@ def load_trainable(path: str, device: str = "cpu"):  # type: ignore[no-untyped-d
         raise LoupeError(f"cannot load the sentence-transformers model {str(path)!r} to fine-tune: {exc}") from None
 
 
-def encode(model, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:  # type: ignore[no-untyped-def]
+def encode(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """float32 (n, dim) L2-normalised embeddings of whole texts."""
     return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                         show_progress_bar=False).astype(np.float32)

@@ -27,12 +27,19 @@ words (TF-IDF unigrams and bigrams) to the context features: cue phrases such as
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.classifiers.calibration import Calibrator, fit_calibrator, logit
+
+if TYPE_CHECKING:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    Features = np.ndarray | sparse.csr_matrix  # (n, f), dense or sparse rows
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ def context_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequ
     return np.hstack([vectors, prev, nxt, pos]).astype(np.float32)
 
 
-def segment_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequence[int], texts: Sequence[str]):  # type: ignore[no-untyped-def]
+def segment_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequence[int], texts: Sequence[str]) -> sparse.csr_matrix:
     """Sparse CSR (n, 3 * dim + 4 + vocabulary): `context_features` beside TF-IDF of each text.
 
     The vocabulary (unigrams and bigrams in at least two texts, sublinear tf) is fitted on the
@@ -98,7 +105,8 @@ def segment_features(vectors: np.ndarray, doc_ids: Sequence[str], ordinals: Sequ
         words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, dtype=np.float32).fit_transform(texts)
     except ValueError:  # no word occurs twice (a tiny project): context alone
         return dense
-    return sparse.hstack([dense, words], format="csr", dtype=np.float32)
+    features: sparse.csr_matrix = sparse.hstack([dense, words], format="csr", dtype=np.float32)
+    return features
 
 
 LARGE = 2000  # decided rows from which fits are made cheaper: a looser tolerance, two calibration folds
@@ -110,7 +118,7 @@ def _folds(rows: int) -> int:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 def latest_labels(decisions: Sequence[Decision], codes: Sequence[str]) -> dict[str, dict[int, int]]:
@@ -122,7 +130,7 @@ def latest_labels(decisions: Sequence[Decision], codes: Sequence[str]) -> dict[s
     return out
 
 
-def ledger_decisions(entries, row_of: dict[int, int], codes) -> list[Decision]:  # type: ignore[no-untyped-def]
+def ledger_decisions(entries: Iterable[tuple[int, Mapping[str, object]]], row_of: dict[int, int], codes: Iterable[str]) -> list[Decision]:
     """Decisions from ledger entries (segment id, {code: applied}) in ledger order: the latest entry per
     (segment, code) wins; segments outside `row_of` (segment id -> feature row) and unknown codes are skipped."""
     latest: dict[tuple[int, str], bool] = {}
@@ -152,12 +160,12 @@ class LearnedHead:
     def __init__(self, codes: Sequence[str], config: HeadConfig = HeadConfig()) -> None:
         self.codes = list(codes)
         self.config = config
-        self._models: dict[str, object] = {}
+        self._models: dict[str, LogisticRegression] = {}
         self._counts: dict[str, int] = {c: 0 for c in self.codes}
         self._calibrators: dict[str, Calibrator | None] = {c: None for c in self.codes}
-        self._exclusive = None  # (model, decided rows) in exclusive mode
+        self._exclusive: tuple[LogisticRegression, int] | None = None  # (model, decided rows) in exclusive mode
 
-    def _new_model(self, rows: int = 0):  # type: ignore[no-untyped-def]
+    def _new_model(self, rows: int = 0) -> LogisticRegression:
         """A logistic regression; from LARGE decided rows on it stops at a looser tolerance (half the
         time on 10,000 decisions, scores agreeing to about 1e-3)."""
         from sklearn.linear_model import LogisticRegression
@@ -165,7 +173,7 @@ class LearnedHead:
         tol = 1e-3 if rows >= LARGE else 1e-4
         return LogisticRegression(C=self.config.C, class_weight="balanced", max_iter=2000, tol=tol, random_state=self.config.seed)
 
-    def fit(self, features, decisions: Sequence[Decision], prior: np.ndarray) -> "LearnedHead":  # type: ignore[no-untyped-def]
+    def fit(self, features: Features, decisions: Sequence[Decision], prior: np.ndarray) -> LearnedHead:
         """Train on the decisions. features: (n, f), dense or sparse; prior: (n, n_codes) zero-shot scores in [0, 1]."""
         self._models = {}
         self._exclusive = None
@@ -199,7 +207,7 @@ class LearnedHead:
                 weights.append(1.0 / max(len(ks), 1))
         return np.array(rows, dtype=np.int64), np.array(classes, dtype=np.int64), np.array(weights)
 
-    def _fit_exclusive(self, features, decisions: Sequence[Decision], prior: np.ndarray) -> "LearnedHead":  # type: ignore[no-untyped-def]
+    def _fit_exclusive(self, features: Features, decisions: Sequence[Decision], prior: np.ndarray) -> LearnedHead:
         rows, y, w = self._exclusive_rows(decisions)
         n_decided = len(np.unique(rows))
         for code in self.codes:
@@ -215,20 +223,20 @@ class LearnedHead:
                     self._calibrators[code] = fit_calibrator(oof[:, k], (y == k).astype(int))
         return self
 
-    def _class_proba(self, model, features, n_classes: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def _class_proba(self, model: LogisticRegression, features: Features, n_classes: int) -> np.ndarray:
         """(n, n_codes + 1) class probabilities; a class the model never saw gets NaN."""
         out = np.full((features.shape[0], n_classes), np.nan)
         out[:, model.classes_] = model.predict_proba(features)
         return out
 
-    def _exclusive_blend(self, model, features, prior: np.ndarray, n: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def _exclusive_blend(self, model: LogisticRegression, features: Features, prior: np.ndarray, n: int) -> np.ndarray:
         proba = self._class_proba(model, features, len(self.codes) + 1)[:, : len(self.codes)]
         seen = ~np.isnan(proba[0])
         out = np.array(prior, dtype=float, copy=True)
         out[:, seen] = self._blend(logit(proba[:, seen]), prior[:, seen], n)
         return out
 
-    def _exclusive_out_of_fold(self, x, y: np.ndarray, w: np.ndarray, prior: np.ndarray, n: int) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+    def _exclusive_out_of_fold(self, x: Features, y: np.ndarray, w: np.ndarray, prior: np.ndarray, n: int) -> np.ndarray | None:
         from sklearn.model_selection import KFold, StratifiedKFold
 
         if len(y) < 10:
@@ -246,7 +254,7 @@ class LearnedHead:
 
     # -- per-code heads -------------------------------------------------------------------------
 
-    def _out_of_fold(self, x: np.ndarray, y: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
+    def _out_of_fold(self, x: Features, y: np.ndarray, prior: np.ndarray) -> np.ndarray | None:
         """Blended scores for the decided rows, each predicted by a model that did not see it."""
         from sklearn.model_selection import StratifiedKFold
 
@@ -265,7 +273,7 @@ class LearnedHead:
         lam = n / (n + self.config.prior_strength)
         return _sigmoid(lam * z_head + (1 - lam) * logit(prior))
 
-    def predict_proba(self, features, prior: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def predict_proba(self, features: Features, prior: np.ndarray) -> np.ndarray:
         """float (n, n_codes) probabilities; column k is self.codes[k]."""
         if self._exclusive is not None:
             model, n = self._exclusive
@@ -275,7 +283,7 @@ class LearnedHead:
             for k, code in enumerate(self.codes):
                 model = self._models.get(code)
                 if model is not None:
-                    out[:, k] = self._blend(model.decision_function(features), prior[:, k], self._counts[code])  # type: ignore[attr-defined]
+                    out[:, k] = self._blend(model.decision_function(features), prior[:, k], self._counts[code])
         for k, code in enumerate(self.codes):
             cal = self._calibrators.get(code)
             if cal is not None:

@@ -9,14 +9,16 @@ decisions come first, with their most likely segments, so every code gets exampl
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
 
 def entropy(p: np.ndarray) -> np.ndarray:
     q = np.clip(p, 1e-9, 1 - 1e-9)
-    return -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
+    out: np.ndarray = -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
+    return out
 
 
 def review_order(
@@ -85,7 +87,7 @@ def most_similar(queries: np.ndarray, candidates: np.ndarray, k: int, *, query_i
     top = min(k + 1, len(candidate_ids))  # one spare: the query itself may be a candidate
     best = np.argpartition(-sims, top - 1, axis=1)[:, :top]
     out = []
-    for qid, row, cand in zip(query_ids, sims, best):
+    for qid, row, cand in zip(query_ids, sims, best, strict=True):
         order = cand[np.argsort(-row[cand], kind="stable")]
         out.append([(int(candidate_ids[j]), float(row[j])) for j in order if candidate_ids[j] != qid][:k])
     return out
