@@ -73,6 +73,8 @@ def read_manifest(directory: Path, kind: str) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactCorrupt(f"{path} is not valid JSON ({exc}); rebuild the {kind}") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactCorrupt(f"{path} is not a JSON object; rebuild the {kind}")
     if manifest.get("kind") != kind:
         raise ArtifactMismatch(f"{directory} holds a {manifest.get('kind')!r}, not a {kind}")
     payload = directory / manifest["file"]

@@ -27,10 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from models.base import LoupeError
 
@@ -223,7 +224,8 @@ def code_entry(content: dict[str, Any], path: str) -> tuple[list[dict[str, Any]]
 def children_of(content: dict[str, Any], parent: str | None) -> list[dict[str, Any]] | None:
     """The list of codes under `parent` (the top level for None), or None when there is no such code."""
     if not parent:
-        return content["codes"]
+        top: list[dict[str, Any]] = content["codes"]
+        return top
     found = code_entry(content, parent)
     return None if found is None else found[1].setdefault("children", [])
 

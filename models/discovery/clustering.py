@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class Clustering:
     labels: np.ndarray  # (n,) int, -1 = noise
     method: str
     centroids: np.ndarray  # (n_clusters, d) L2-normalised mean embedding per label 0..n_clusters-1
-    params: dict
+    params: dict[str, Any]
 
     @property
     def n_clusters(self) -> int:
@@ -59,7 +59,8 @@ class Clustering:
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+    out: np.ndarray = x / np.maximum(norms, 1e-12)
+    return out
 
 
 def centroids_of(vectors: np.ndarray, labels: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -108,7 +109,7 @@ def reduce(x: np.ndarray, how: str, dims: int, seed: int) -> tuple[np.ndarray, s
     return PCA(n_components=dims, random_state=seed, svd_solver="randomized").fit_transform(x).astype(np.float64), "pca"
 
 
-def _hdbscan(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict]:
+def _hdbscan(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict[str, Any]]:
     from sklearn.cluster import HDBSCAN
 
     n = x.shape[0]
@@ -120,7 +121,7 @@ def _hdbscan(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict]:
                     "selection": config.selection}
 
 
-def _kmeans(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict]:
+def _kmeans(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict[str, Any]]:
     import faiss
 
     n = x.shape[0]

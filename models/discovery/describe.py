@@ -115,7 +115,7 @@ def describe_clusters(
         out.append(ClusterInfo(
             label=c, size=int(idx.size), members=[int(i) for i in members], keywords=keywords[c], representatives=reps,
             documents=dict(Counter(documents[i] for i in idx).most_common()),
-            speakers=dict(Counter(speakers[i] for i in idx if speakers[i]).most_common()),
+            speakers=dict(Counter(s for i in idx if (s := speakers[i])).most_common()),
         ))
     return out
 
@@ -127,7 +127,7 @@ def member_codes(scores: np.ndarray | None, codes: list[str], threshold: float, 
     out: list[set[str]] = [set() for _ in range(n)]
     if scores is not None:
         rows, cols = np.nonzero(scores >= threshold)
-        for r, c in zip(rows, cols):
+        for r, c in zip(rows, cols, strict=True):
             out[int(r)].add(codes[int(c)])
     for i, cs in (accepted or {}).items():
         out[i] |= cs

@@ -7,8 +7,10 @@ that from a project or from files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +66,7 @@ def discover(vectors: np.ndarray, texts: list[str], documents: list[str], speake
     return Discovery(clustering, clusters, xy, used, top_code_per_row(carried, scores, codes or [], len(texts)))
 
 
-def cluster_record(c: ClusterInfo, ids: list, texts: list[str]) -> dict:  # type: ignore[type-arg]
+def cluster_record(c: ClusterInfo, ids: Sequence[object], texts: list[str]) -> dict[str, Any]:
     """A JSON-ready description of one cluster; segments are named by `ids`."""
     return {
         "label": c.label, "size": c.size, "keywords": [[w, s] for w, s in c.keywords],
@@ -75,8 +77,8 @@ def cluster_record(c: ClusterInfo, ids: list, texts: list[str]) -> dict:  # type
     }
 
 
-def write_outputs(d: Discovery, out: str | Path, ids: list, texts: list[str], *, title: str = "Segments",  # type: ignore[type-arg]
-                  naming: dict[int, dict] | None = None) -> dict[str, Path]:  # type: ignore[type-arg]
+def write_outputs(d: Discovery, out: str | Path, ids: Sequence[object], texts: list[str], *, title: str = "Segments",
+                  naming: dict[int, dict[str, Any]] | None = None) -> dict[str, Path]:
     """clusters.json, candidates.json, map.json and map.png in `out`."""
     import json
 

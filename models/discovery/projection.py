@@ -3,8 +3,9 @@ points and as a PNG coloured by cluster and by top code."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence, Set
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> tuple
     return PCA(n_components=2, random_state=seed).fit_transform(x).astype(np.float32), "pca"
 
 
-def map_points(xy: np.ndarray, labels: np.ndarray, top_codes: list[str | None], ids: list) -> list[dict]:  # type: ignore[type-arg]
+def map_points(xy: np.ndarray, labels: np.ndarray, top_codes: list[str | None], ids: Sequence[object]) -> list[dict[str, Any]]:
     return [
         {"id": ids[i], "x": round(float(xy[i, 0]), 5), "y": round(float(xy[i, 1]), 5), "cluster": int(labels[i]), "code": top_codes[i]}
         for i in range(len(ids))
@@ -37,7 +38,7 @@ def map_points(xy: np.ndarray, labels: np.ndarray, top_codes: list[str | None], 
 
 
 def save_map_png(path: str | Path | BinaryIO, xy: np.ndarray, labels: np.ndarray, top_codes: list[str | None], *,
-                 candidates: set[int] = frozenset(), title: str = "Segments") -> None:  # type: ignore[assignment]
+                 candidates: Set[int] = frozenset(), title: str = "Segments") -> None:
     """Two panels side by side: by cluster (candidates outlined, noise grey) and by top code."""
     import matplotlib
 

@@ -12,14 +12,16 @@ so later loads skip the measurement.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import platform
 import re
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +57,7 @@ def check_texts(n: int = CHECK_TEXTS) -> list[str]:
     texts: list[str] = []
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".csv"):
-            with entry.open(encoding="utf-8", newline="") as f:
+            with io.TextIOWrapper(entry.open("rb"), encoding="utf-8", newline="") as f:
                 texts.extend(r["response"] for r in csv.DictReader(f))
         elif entry.name.endswith((".txt", ".md")):
             texts.extend(line.split(":", 1)[-1].strip() for line in entry.read_text(encoding="utf-8").splitlines())
@@ -94,9 +96,11 @@ def read_memo(path: Path | None, key: str) -> dict[str, Any] | None:
     if path is None or not Path(path).exists():
         return None
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8")).get(key)
+        memo = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # a damaged memo is measured again
+    found = memo.get(key) if isinstance(memo, dict) else None
+    return found if isinstance(found, dict) else None
 
 
 def write_memo(path: Path | None, key: str, record: dict[str, Any]) -> None:
@@ -119,4 +123,4 @@ def decide(measured: dict[str, float]) -> dict[str, Any]:
         f"min cosine {measured['min_cosine']:.4f} < {MIN_COSINE}" if not ok_cos
         else f"speed-up {measured['speedup']:.2f}x < {MIN_SPEEDUP}x")
     return {**{k: round(v, 5) for k, v in measured.items()}, "precision": "bf16" if ok_cos and ok_speed else "fp32",
-            "reason": reason, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "reason": reason, "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}

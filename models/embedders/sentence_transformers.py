@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from models.base import Encoded, LoupeError, Span
 from models.embedders.cache import EmbeddingCache, spans_key, text_key
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,7 @@ class SentenceTransformerEmbedder:
             ) from None
         self._st.eval()
         base = f"{self.model_id}@{_fingerprint(path)}" if path else self.model_id
-        self.precision_check: dict | None = None  # the measurement behind precision "fast" on a CPU
+        self.precision_check: dict[str, Any] | None = None  # the measurement behind precision "fast" on a CPU
         if self.precision == "fast":
             self.precision_check = self._settle_cpu_precision(base, precision_memo)
             self.precision = self.precision_check["precision"]
@@ -137,7 +141,10 @@ class SentenceTransformerEmbedder:
         # Embeddings at another precision differ slightly: they are cached and indexed apart.
         self.fingerprint = base if self.precision == "fp32" else f"{base}+{self.precision}"
         dim = self._st.get_embedding_dimension() if hasattr(self._st, "get_embedding_dimension") else None
-        self.dim = int(dim or self._st.get_sentence_embedding_dimension())
+        dim = dim or self._st.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ModelNotFound(f"the embedding model {model!r} does not state the dimension of its embeddings")
+        self.dim = int(dim)
         self.max_seq_length = int(self._st.max_seq_length or 512)
         self._tokenizer = self._st.tokenizer
         # A private copy of the Rust tokenizer behind the HF wrapper, without padding or
@@ -155,7 +162,7 @@ class SentenceTransformerEmbedder:
             self._offsets.no_padding()
             self._offsets.enable_truncation(max_length=self.max_seq_length)
 
-    def _settle_cpu_precision(self, model: str, memo: str | Path | None) -> dict:
+    def _settle_cpu_precision(self, model: str, memo: str | Path | None) -> dict[str, Any]:
         """bf16 or fp32 for this model on this CPU: remembered, else measured (see precision.py)."""
         import copy
 
@@ -171,7 +178,7 @@ class SentenceTransformerEmbedder:
             else:
                 bf16 = copy.deepcopy(self._st).to(torch.bfloat16)
 
-                def encoder(model):  # type: ignore[no-untyped-def]
+                def encoder(model: SentenceTransformer) -> Callable[[Sequence[str]], np.ndarray]:
                     return lambda texts: np.asarray(model.encode(
                         list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
                     ), dtype=np.float32)
@@ -214,7 +221,7 @@ class SentenceTransformerEmbedder:
         if missing:
             fresh = self._encode_with_sentences([texts[i] for i in missing], [sentences[i] for i in missing])
             self.stats["encoded"] += len(missing)
-            for i, matrix in zip(missing, fresh):
+            for i, matrix in zip(missing, fresh, strict=True):
                 found[i] = matrix
             if self.cache is not None:
                 self.cache.put_many(self.fingerprint, ((keys[i], skeys[i], found[i]) for i in missing))
@@ -239,7 +246,7 @@ class SentenceTransformerEmbedder:
         offsets: dict[int, list[tuple[int, int]]] = {}
         need = [i for i, s in enumerate(sentences) if len(s) > 1]
         if need and self._offsets is not None:
-            for i, enc in zip(need, self._offsets.encode_batch([texts[i] for i in need])):
+            for i, enc in zip(need, self._offsets.encode_batch([texts[i] for i in need]), strict=True):
                 offsets[i] = enc.offsets
         elif need:
             enc = self._tokenizer([texts[i] for i in need], return_offsets_mapping=True, truncation=True,
