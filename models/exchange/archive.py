@@ -25,6 +25,9 @@ class ArchiveLimits:
     max_ratio: float = 200.0  # uncompressed / compressed, for members over 1 MiB
 
 
+DEFAULT_LIMITS = ArchiveLimits()
+
+
 def _check_name(name: str) -> None:
     bad = (
         not name
@@ -41,7 +44,7 @@ def _check_name(name: str) -> None:
 class SafeArchive:
     """Members of a checked zip archive, by name (case-insensitively)."""
 
-    def __init__(self, data: bytes, limits: ArchiveLimits = ArchiveLimits(), *, what: str = "the .qdpx file") -> None:
+    def __init__(self, data: bytes, limits: ArchiveLimits = DEFAULT_LIMITS, *, what: str = "the .qdpx file") -> None:
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,10 +34,10 @@ class QdaCode:
     description: str = ""
     color: str | None = None
     codable: bool = True
-    children: list["QdaCode"] = field(default_factory=list)
+    children: list[QdaCode] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # note GUIDs (memos on the code)
 
-    def walk(self):  # type: ignore[no-untyped-def]
+    def walk(self) -> Iterator[QdaCode]:
         yield self
         for child in self.children:
             yield from child.walk()

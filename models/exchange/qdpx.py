@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from models.exchange.archive import ArchiveLimits, SafeArchive, write_archive
+from models.exchange.archive import DEFAULT_LIMITS, ArchiveLimits, SafeArchive, write_archive
 from models.exchange.errors import QdaError
 from models.exchange.qda import QdaCoding, QdaNote, QdaProject, QdaSource, QdaUser, stable_guid
 from models.exchange.qdc import XSI, child, children, local, read_codes, required, text_of, write_codes, xml_text
@@ -144,7 +144,7 @@ def _codings(src_el: etree._Element, source: QdaSource, code_guids: set[str], wa
         coding(c_el, 0, len(source.text), stable_guid("whole", source.guid), None, [])
 
 
-def read_qdpx(data: bytes, *, schema_dir: str | Path | None = None, limits: ArchiveLimits = ArchiveLimits()) -> tuple[QdaProject, Validation]:
+def read_qdpx(data: bytes, *, schema_dir: str | Path | None = None, limits: ArchiveLimits = DEFAULT_LIMITS) -> tuple[QdaProject, Validation]:
     """The project in a .qdpx archive. Raises QdaError with the reason and element path."""
     archive = SafeArchive(data, limits)
     qde = [n for n in archive.names() if "/" not in n and n.lower().endswith(".qde")]
@@ -222,7 +222,10 @@ def _stamp(el: etree._Element, user: str | None, created: datetime | date | None
 def write_qdpx(project: QdaProject, *, schema_dir: str | Path | None = None) -> tuple[bytes, Validation]:
     """A .qdpx archive for the project, validated against Project.xsd when it is found."""
     ns = PROJECT_NS
-    q = lambda name: f"{{{ns}}}{name}"  # noqa: E731
+
+    def q(name: str) -> str:
+        return f"{{{ns}}}{name}"
+
     root = etree.Element(q("Project"), {"name": xml_text(project.name), "origin": project.origin or "Loupe"}, nsmap={None: ns, "xsi": XSI})
     root.set(f"{{{XSI}}}schemaLocation", f"{ns} {PROJECT_XSD_URL}")
     if project.created:

@@ -10,13 +10,17 @@ Vectors must be L2-normalised float32, so inner product is cosine similarity.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.artifacts import ArtifactMismatch, library_versions, read_manifest, write_manifest
 from models.base import LoupeError
+
+if TYPE_CHECKING:
+    import faiss
 
 INDEX_FILE = "index.faiss"
 
@@ -40,7 +44,8 @@ def _nlist(n: int) -> int:
 def _perturbed(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Queries for recall tuning: stored vectors moved by small noise (in-distribution, not stored)."""
     q = vectors + rng.normal(scale=0.5 / np.sqrt(vectors.shape[1]), size=vectors.shape).astype(np.float32)
-    return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+    out: np.ndarray = (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
+    return out
 
 
 def _exact_top10(queries: np.ndarray, blocks: Iterable[np.ndarray]) -> np.ndarray:
@@ -48,6 +53,7 @@ def _exact_top10(queries: np.ndarray, blocks: Iterable[np.ndarray]) -> np.ndarra
     import faiss
     from faiss.contrib.exhaustive_search import knn_ground_truth
 
+    positions: np.ndarray
     _, positions = knn_ground_truth(queries, blocks, 10, metric_type=faiss.METRIC_INNER_PRODUCT, ngpu=0)
     return positions
 
@@ -86,14 +92,31 @@ class FaissIndex:
         self.seed = int(seed)
         self.kind = "flat"
         self.measured_recall: float | None = None
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        # IndexIDMap2 over IndexFlatIP while kind is "flat", IndexIVFFlat once "ivf"
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
     @property
     def nprobe(self) -> int | None:
-        return int(self._index.nprobe) if self.kind == "ivf" else None
+        return int(self._ivf().nprobe) if self.kind == "ivf" else None
+
+    def _ivf(self) -> faiss.IndexIVF:
+        """The index as IVF (kind "ivf"); faiss.read_index returns the concrete class."""
+        import faiss
+
+        if not isinstance(self._index, faiss.IndexIVF):
+            raise LoupeError(f"a {self.kind} index holds a {type(self._index).__name__}, not an IVF index; rebuild it")
+        return self._index
+
+    def _flat(self) -> faiss.IndexIDMap2:
+        """The index as an id map over exact search (kind "flat")."""
+        import faiss
+
+        if not isinstance(self._index, faiss.IndexIDMap2):
+            raise LoupeError(f"a {self.kind} index holds a {type(self._index).__name__}, not an IndexIDMap2; rebuild it")
+        return self._index
 
     # -- mutation -----------------------------------------------------------------------------
     def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
@@ -131,11 +154,12 @@ class FaissIndex:
         import faiss
 
         if self.kind == "flat":
-            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-            return ids, self._index.index.reconstruct_n(0, len(self))
+            flat = self._flat()
+            ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
+            return ids, flat.index.reconstruct_n(0, len(self))
         from faiss.contrib.inspect_tools import get_invlist
 
-        ivf = self._index
+        ivf = self._ivf()
         parts = [get_invlist(ivf.invlists, lst) for lst in range(ivf.nlist)]
         ids = np.concatenate([p[0] for p in parts]).astype(np.int64)
         vecs = np.concatenate([p[1].view(np.float32).reshape(-1, self.dim) for p in parts])
@@ -153,7 +177,7 @@ class FaissIndex:
         exact_ids = ids[_exact_top10(queries, [vecs])]
         self._index = ivf
         self.kind = "ivf"
-        self.measured_recall = self._tune_nprobe(queries, exact_ids)
+        self.measured_recall = self._tune_nprobe(ivf, queries, exact_ids)
 
     @classmethod
     def build(
@@ -166,7 +190,7 @@ class FaissIndex:
         ann_threshold: int = 50_000,
         target_recall: float = 0.97,
         seed: int = 0,
-    ) -> "FaissIndex":
+    ) -> FaissIndex:
         """An index over n vectors with ids 0..n-1, read block by block from `blocks()` (called once
         for a flat index, four times for IVF, each time yielding the vectors in id order). Only the index itself and one
         block are ever in memory, which is what lets a million-segment batch run stay small: above
@@ -196,27 +220,26 @@ class FaissIndex:
         exact_ids = _exact_top10(queries, (_as_vectors(b, dim) for b in blocks()))
         self._index = ivf
         self.kind = "ivf"
-        self.measured_recall = self._tune_nprobe(queries, exact_ids)
+        self.measured_recall = self._tune_nprobe(ivf, queries, exact_ids)
         return self
 
-    def _trained_ivf(self, train: np.ndarray, nlist: int):  # type: ignore[no-untyped-def]
+    def _trained_ivf(self, train: np.ndarray, nlist: int) -> faiss.IndexIVFFlat:
         import faiss
 
         quantizer = faiss.IndexFlatIP(self.dim)
         ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         ivf.cp.seed = self.seed
         ivf.train(np.ascontiguousarray(train, dtype=np.float32))
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # reconstruct() and remove_ids() by id
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]  # reconstruct() and remove_ids() by id; faiss's stubs lack DirectMap
         return ivf
 
-    def _tune_nprobe(self, queries: np.ndarray, exact_ids: np.ndarray) -> float:
+    def _tune_nprobe(self, ivf: faiss.IndexIVF, queries: np.ndarray, exact_ids: np.ndarray) -> float:
         """Double nprobe until recall@10 against exact search reaches the target; returns the recall."""
-        ivf = self._index
         nprobe = 1
         while True:
             ivf.nprobe = nprobe
             _, got = ivf.search(queries, 10)
-            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, exact_ids)]))
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, exact_ids, strict=True)]))
             if recall >= self.target_recall or nprobe >= ivf.nlist:
                 return recall
             nprobe = min(ivf.nlist, nprobe * 2)
@@ -252,7 +275,7 @@ class FaissIndex:
         )
 
     @classmethod
-    def load(cls, directory: str | Path, *, model: str | None = None) -> "FaissIndex":
+    def load(cls, directory: str | Path, *, model: str | None = None) -> FaissIndex:
         """Load a saved index. If `model` is given and differs from the index's, refuse."""
         import faiss
 

@@ -17,9 +17,12 @@ import json
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,15 @@ class Backend(Protocol):
     def complete_json(self, prompts: list[str], schema: dict[str, Any]) -> list[dict[str, Any]]: ...
 
 
+@runtime_checkable
+class EntailmentBackend(Backend, Protocol):
+    """A backend that also scores (premise, hypothesis) pairs: the one named "nli"."""
+
+    def entailment(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """(len(pairs), 2): [logit of entailment, logit of contradiction] per pair."""
+        ...
+
+
 def request_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
@@ -76,7 +88,7 @@ class ResponseCache:
         return json.loads(row[0]), row[1]
 
     def put(self, key: str, value: Any) -> str:
-        at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        at = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO answers VALUES (?, ?, ?)", (key, json.dumps(value), at))
             self._db.commit()

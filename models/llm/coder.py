@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
 from models.codebook import Codebook
-from models.llm.base import Backend, Provenance, ResponseCache, request_key
+from models.llm.base import Backend, EntailmentBackend, Provenance, ResponseCache, request_key
 from models.llm.errors import LLMError
-from models.llm.prompts import Passage, code_values, codebook_text, passage_values, template
+from models.llm.prompts import Passage, PromptTemplate, code_values, codebook_text, passage_values, template
 
 NONE = "none"
+T = TypeVar("T")
 
 
 def softmax(values: list[float]) -> list[float]:
@@ -57,18 +59,20 @@ class LLMCoder:
         self.codes = [c.path for c in codebook if c.codable]
         self._book_text = codebook_text(codebook)
 
-    def _cached(self, kind: str, tpl, prompts: list[str], extra: Any, run):  # type: ignore[no-untyped-def]
+    def _cached(self, kind: str, tpl: PromptTemplate, prompts: list[str], extra: object,
+                run: Callable[[list[str]], Sequence[T]]) -> list[tuple[T, Provenance]]:
         """Answers for the prompts: from the cache where the same request was made, else from `run`."""
         params = {"kind": kind, "extra": extra}
         keys = [request_key(self.backend.name, self.backend.model_id, tpl.sha256, params, p) for p in prompts]
         found = [self.cache.get(k) for k in keys]
         todo = [i for i, f in enumerate(found) if f is None]
         fresh = run([prompts[i] for i in todo]) if todo else []
-        out = []
+        out: list[tuple[T, Provenance]] = []
         fresh_iter = iter(fresh)
-        for i, key in enumerate(keys):
-            if found[i] is not None:
-                value, at = found[i]
+        for key, hit in zip(keys, found, strict=True):
+            value: T
+            if hit is not None:
+                value, at = hit
                 cached = True
             else:
                 value = next(fresh_iter)
@@ -87,9 +91,9 @@ class LLMCoder:
         if self.backend.name == "openai":
             schema = {"type": "object", "additionalProperties": False, "required": ["code", "confidence"],
                       "properties": {"code": {"enum": choices}, "confidence": {"type": "number", "minimum": 0, "maximum": 1}}}
-            answers = self._cached("deductive-json", tpl, prompts, schema, lambda ps: self.backend.complete_json(ps, schema))
+            json_answers = self._cached("deductive-json", tpl, prompts, schema, lambda ps: self.backend.complete_json(ps, schema))
             out = []
-            for value, prov in answers:
+            for value, prov in json_answers:
                 conf = float(value["confidence"])
                 rest = (1 - conf) / (len(choices) - 1) if len(choices) > 1 else 0.0
                 probs = {c: (conf if c == value["code"] else rest) for c in choices}
@@ -99,21 +103,27 @@ class LLMCoder:
                                lambda ps: self.backend.score_choices(ps, [choices] * len(ps)))
         out = []
         for logps, prov in answers:
-            probs = dict(zip(choices, softmax(logps)))
+            probs = dict(zip(choices, softmax(logps), strict=True))
             best = max(probs, key=probs.__getitem__)
             out.append(LLMCoding(None if best == NONE else best, probs, prov))
         return out
+
+    def _nli(self) -> EntailmentBackend:
+        """The backend, named "nli", as the entailment scorer it is."""
+        if not isinstance(self.backend, EntailmentBackend):
+            raise LLMError(f"the {self.backend.name!r} backend scores no entailment")
+        return self.backend
 
     def _code_nli(self, passages: list[Passage], choices: list[str]) -> list[LLMCoding]:
         tpl = template("nli_hypothesis", self.versions.get("nli_hypothesis"))
         hyps = [tpl.render(definition=self.codebook[c].definition, code_name=self.codebook[c].name) for c in self.codes]
         prompts = [p.text for p in passages]
         answers = self._cached("nli-code", tpl, prompts, hyps,
-                               lambda ps: [self.backend.entailment([(p, h) for h in hyps])[:, 0].tolist() for p in ps])  # type: ignore[attr-defined]
+                               lambda ps: [self._nli().entailment([(p, h) for h in hyps])[:, 0].tolist() for p in ps])
         out = []
         for logits, prov in answers:
             scores = list(logits) + ([0.0] if self.allow_none else [])  # "none": a neutral logit of 0
-            probs = dict(zip(choices, softmax(scores)))
+            probs = dict(zip(choices, softmax(scores), strict=True))
             best = max(probs, key=probs.__getitem__)
             out.append(LLMCoding(None if best == NONE else best, probs, prov))
         return out
@@ -124,12 +134,12 @@ class LLMCoder:
         codes = [self.codebook[c] for _, c in items]
         if self.backend.name == "nli":
             tpl = template("nli_hypothesis", self.versions.get("nli_hypothesis"))
-            prompts = [json.dumps([p.text, tpl.render(definition=c.definition, code_name=c.name)]) for (p, _), c in zip(items, codes)]
+            prompts = [json.dumps([p.text, tpl.render(definition=c.definition, code_name=c.name)]) for (p, _), c in zip(items, codes, strict=True)]
             answers = self._cached("nli-verify", tpl, prompts, None,
-                                   lambda ps: self.backend.entailment([tuple(json.loads(x)) for x in ps]).tolist())  # type: ignore[attr-defined]
+                                   lambda ps: self._nli().entailment([(a, b) for a, b in map(json.loads, ps)]).tolist())
             return [Verification(softmax([v[0], v[1]])[0], prov) for v, prov in answers]
         tpl = template("verify", self.versions.get("verify"))
-        prompts = [tpl.render(**code_values(c), **passage_values(p)) for (p, _), c in zip(items, codes)]
+        prompts = [tpl.render(**code_values(c), **passage_values(p)) for (p, _), c in zip(items, codes, strict=True)]
         if self.backend.name == "openai":
             schema = {"type": "object", "additionalProperties": False, "required": ["applies", "confidence"],
                       "properties": {"applies": {"type": "boolean"}, "confidence": {"type": "number", "minimum": 0, "maximum": 1}}}

@@ -9,13 +9,18 @@ from __future__ import annotations
 import hashlib
 import inspect
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from models.llm.errors import LLMError
 
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerBase
 
-def _device_and_dtype(device: str, precision: str):  # type: ignore[no-untyped-def]
+
+def _device_and_dtype(device: str, precision: str) -> tuple[str, torch.dtype, str]:
     import torch
 
     if device == "auto":
@@ -46,8 +51,11 @@ def _check_path(path: str | Path, what: str) -> Path:
     return p
 
 
-def _load(auto_class_name: str, path: str | Path, what: str, device: str, precision: str):  # type: ignore[no-untyped-def]
-    """(folder, tokenizer, model in eval mode on its device, device, precision) for a local model."""
+def _load(auto_class_name: str, path: str | Path, what: str, device: str,
+          precision: str) -> tuple[Path, PreTrainedTokenizerBase, Any, str, str]:
+    """(folder, tokenizer, model in eval mode on its device, device, precision) for a local model.
+
+    The model's class is transformers' `auto_class_name`, picked by name, so its type is Any here."""
     import transformers
 
     folder = _check_path(path, what)
@@ -81,7 +89,8 @@ class CausalLM:
         self._torch = torch
 
     def _ids(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
 
     def score_choices(self, prompts: list[str], choices: list[list[str]]) -> list[list[float]]:
         """Sum of token log-probabilities of each choice (with a leading space) after its prompt.
@@ -92,7 +101,7 @@ class CausalLM:
 
         torch = self._torch
         out: list[list[float]] = []
-        for prompt, options in zip(prompts, choices):
+        for prompt, options in zip(prompts, choices, strict=True):
             c_ids = [self._ids(" " + c) for c in options]
             if any(not ids for ids in c_ids):
                 raise LLMError(f"a choice has no tokens: {options}")
@@ -129,7 +138,7 @@ class CausalLM:
             texts += [t.strip() for t in self.tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)]
         return texts
 
-    def complete_json(self, prompts: list[str], schema: dict) -> list[dict]:  # type: ignore[type-arg]
+    def complete_json(self, prompts: list[str], schema: dict[str, Any]) -> list[dict[str, Any]]:
         raise LLMError("a local causal LM answers by choice scoring in Loupe, not with JSON; use an OpenAI-compatible server for JSON")
 
 
@@ -171,5 +180,5 @@ class NLIModel:
     def generate(self, prompts: list[str], max_tokens: int = 60) -> list[str]:
         raise LLMError("an NLI model cannot write text; configure a causal LM or an OpenAI-compatible server for rationales")
 
-    def complete_json(self, prompts: list[str], schema: dict) -> list[dict]:  # type: ignore[type-arg]
+    def complete_json(self, prompts: list[str], schema: dict[str, Any]) -> list[dict[str, Any]]:
         raise LLMError("an NLI model cannot answer in JSON")

@@ -16,12 +16,15 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from models.llm.errors import LLMError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class OpenAICompatible:
@@ -66,9 +69,12 @@ class OpenAICompatible:
             else:
                 if r.status_code == 200:
                     try:
-                        return r.json()
+                        body = r.json()
                     except ValueError:
                         raise LLMError(f"the LLM server answered 200 with a body that is not JSON: {r.text[:200]!r}") from None
+                    if not isinstance(body, dict):
+                        raise LLMError(f"the LLM server answered 200 with JSON that is not an object: {r.text[:200]!r}")
+                    return body
                 if r.status_code == 400 and "response_format" in payload:
                     raise _SchemaRefused(r.text[:300])
                 if r.status_code not in RETRY_STATUS:
@@ -81,7 +87,7 @@ class OpenAICompatible:
                 time.sleep(wait)
         raise LLMError(f"{last} (after {self.retries + 1} attempts)")
 
-    def _chat(self, messages: list[dict[str, str]], *, max_tokens: int | None = None, response_format: dict | None = None) -> str:
+    def _chat(self, messages: list[dict[str, str]], *, max_tokens: int | None = None, response_format: dict[str, Any] | None = None) -> str:
         payload: dict[str, Any] = {"model": self.model_id, "messages": messages, "temperature": self.temperature,
                                    "max_tokens": max_tokens or self.max_tokens}
         if response_format is not None:
@@ -95,7 +101,7 @@ class OpenAICompatible:
             raise LLMError("the LLM server's message content is not text")
         return content
 
-    def _map(self, fn, items: list) -> list:  # type: ignore[no-untyped-def,type-arg]
+    def _map(self, fn: Callable[[T], R], items: list[T]) -> list[R]:
         if len(items) <= 1:
             return [fn(x) for x in items]
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
@@ -112,13 +118,11 @@ class OpenAICompatible:
         raise LLMError("a chat server is asked for JSON answers in Loupe, not choice log-likelihoods")
 
     def _json(self, prompt: str, schema: dict[str, Any]) -> dict[str, Any]:
-        import jsonschema
-
         messages = [{"role": "user", "content": prompt}]
         if self._schema_ok:
             try:
                 text = self._chat(messages, response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}})
-                return _validated(text, schema, jsonschema)
+                return _validated(text, schema)
             except _SchemaRefused:
                 if self.json_mode == "schema":
                     raise LLMError("the LLM server does not support response_format json_schema (set json_mode to auto or prompt)") from None
@@ -129,12 +133,12 @@ class OpenAICompatible:
                                                    + json.dumps(schema)}]
         text = self._chat(ask)
         try:
-            return _validated(text, schema, jsonschema)
+            return _validated(text, schema)
         except _Invalid as exc:
             retry = ask + [{"role": "assistant", "content": text}, {"role": "user", "content": f"That answer is invalid ({exc}). Answer again with the JSON object only."}]
             text = self._chat(retry)
             try:
-                return _validated(text, schema, jsonschema)
+                return _validated(text, schema)
             except _Invalid as exc2:
                 raise LLMError(f"the LLM's answer is not valid JSON for the schema after a retry: {exc2}; answer was {text[:200]!r}") from None
 
@@ -150,8 +154,10 @@ class _Invalid(Exception):
     pass
 
 
-def _validated(text: str, schema: dict[str, Any], jsonschema) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _validated(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     """The first JSON object in `text` (code fences allowed), validated against the schema."""
+    import jsonschema
+
     cleaned = re.sub(r"^```(?:json)?\s*|\s*```\s*$", "", text.strip())
     start = cleaned.find("{")
     if start < 0:
@@ -164,4 +170,6 @@ def _validated(text: str, schema: dict[str, Any], jsonschema) -> dict[str, Any]:
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
         raise _Invalid(f"{where}: {errors[0].message}")
+    if not isinstance(value, dict):  # the schemas Loupe asks with all describe objects
+        raise _Invalid("the answer is not a JSON object")
     return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from string import Template
 
@@ -39,7 +39,7 @@ class PromptTemplate:
             raise LLMError(f"prompt {self.ref} needs a value for {exc.args[0]!r}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str, version: int | None = None) -> PromptTemplate:
     """The template `name` at `version` (default: the newest shipped)."""
     files = {f.name: f for f in resources.files("models.llm").joinpath("prompts").iterdir()}
