@@ -1,40 +1,112 @@
 """Zero-shot code proposals from a codebook, with no training data.
 
-Each code is represented by prototype passages: its name with its definition, each include
-criterion, and each example passage (`kind` = definition / include / example). A segment's
-similarity to a code is the best cosine between any prototype of the code and either the whole
-segment or one of its sentences (so one sentence of a long turn can carry a code). Exclude
-criteria pull the similarity down when they match better than the code does.
+Each code is described by prototype passages: its name with its definition, each include
+criterion and each example passage (`kind` = definition / include / example). The design below was
+chosen on the zero-shot benchmark (scripts/bench_zero_shot.py; the variants and their figures are
+in docs/zero-shot.md):
 
-    sim'   = sim - exclude_weight * max(0, sim_exclude - sim)
-    score  = sigmoid((sim' - center) / temperature)          in [0, 1]
+- **A code is the centroid of its branch.** A code's direction is the L2-normalised mean of the
+  prototypes of the code and all its sub-codes, so "trust" is described by everything the codebook
+  says about trust. (The best single prototype, the earlier rule, lets one lucky example or a
+  shared word decide; the mean of similarities favours codes with tight prototypes.)
+- **A sub-code is scored along its path.** A code's similarity is the mean of its own branch
+  similarity and its ancestors', so a sub-code wins only where its branch fits too.
+- **Passage or sentence.** Each unit, the whole segment and each of its sentences, is scored; the
+  segment takes the best unit (so one sentence of a long turn can carry a code).
+- **Exclude criteria veto a unit.** A unit that matches an exclude criterion of the code or of one
+  of its ancestors better than it matches the code does not count for that code. Where an exclude
+  criterion names a phrase built on the code's own name ("NHS trust", "trust board" for the code
+  Trust), that phrase is a different sense of the word: the code's own word is taken out of it
+  before the segment is scored for that code ("the trust board signs" is scored as "the board
+  signs"). This needs the segment texts (`score(..., segments=...)`, as `propose` does).
 
-`center` and `temperature` are set for all-MiniLM-L6-v2 (cosines of related passages ~0.5-0.7,
-unrelated ~0.0-0.3); other encoders may need other values. These scores rank well but are not
-calibrated probabilities: calibration needs decisions (the learned classifier does it).
+    sim    = mean over the code's path of cos(unit, branch centroid), best unit not vetoed
+    score  = sigmoid((sim - center) / temperature)          in [0, 1]
 
-Hierarchy ("leaf-first"): a parent's similarity is the best of its own and its descendants'; the
-deepest codes above the threshold are proposed, and a parent only when none of its descendants is.
+`center` and `temperature` are set for all-MiniLM-L6-v2 (branch centroids: on-topic passages
+~0.35-0.6, off-topic ~0.1-0.3); other encoders may need other values. These scores rank well but
+are not calibrated probabilities: calibration needs decisions (the learned classifier does it).
+
+Proposal policy (`propose_scores`, the same for zero-shot and learned scores): the best code is
+proposed when its score reaches `threshold` (`--threshold`, LOUPE_THRESHOLD: the one gate between
+"propose something" and "leave this passage alone"); further codes when they reach the threshold
+too and lie within `relative` of the best score; at most `max_codes`. Leaf-first: a parent is
+proposed only when none of its sub-codes passes.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from models.base import CodeProposal, Embedder, Encoded, Evidence, Segment
 from models.codebook import Codebook
 
+PROTOTYPES = ("centroid", "max", "mean")
+HIERARCHIES = ("path", "max")
+UNITS = ("max", "passage", "sentence", "mix")
+EXCLUDES = ("veto", "subtract", "none")
+NORMALISE = ("none", "corpus")
+
 
 @dataclass(frozen=True)
 class ZeroShotConfig:
-    threshold: float = 0.5
-    center: float = 0.48
+    """Scoring and proposal settings. The defaults won on the zero-shot benchmark (docs/zero-shot.md);
+    the other values of the string options are kept for that comparison."""
+
+    threshold: float = 0.5  # minimum score for a proposal; the best code's gate
+    center: float = 0.3  # similarity that maps to score 0.5
     temperature: float = 0.05
-    exclude_weight: float = 0.5
+    relative: float = 0.1  # further codes only within this score distance of the best one
     max_codes: int = 3  # at most this many proposals per segment
+    prototypes: str = "centroid"  # centroid | max | mean: how a branch's prototypes combine
+    definition_weight: float = 1.0  # centroid weight of a definition against 1 for each include / example
+    hierarchy: str = "path"  # path (mean along the path) | max (a parent is its best descendant)
+    unit: str = "max"  # max (best of passage and sentences) | passage | sentence | mix (their mean)
+    exclude: str = "veto"  # veto | subtract | none
+    exclude_weight: float = 0.5  # exclude="subtract": sim - weight * max(0, sim_exclude - sim)
+    sense_phrases: bool = True  # take the code's word out of phrases its exclude criteria name
+    normalise: str = "none"  # none | corpus (z-score per code over the segments scored together)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("prototypes", PROTOTYPES), ("hierarchy", HIERARCHIES), ("unit", UNITS),
+                              ("exclude", EXCLUDES), ("normalise", NORMALISE)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"ZeroShotConfig.{name} must be one of {', '.join(allowed)}")
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+def sense_phrases(name_words: set[str], excludes: Sequence[str]) -> list[str]:
+    """Two-word phrases of the exclude criteria built on one of the code's own words.
+
+    >>> sense_phrases({"trust"}, ["An NHS trust or the trust board as an organisation."])
+    ['nhs trust', 'trust board']
+
+    The other word must be a content word (not a stop word, not one of the code's words). Text in
+    parentheses is left out: there criteria point to other codes ("(code shared leadership)").
+    """
+    stop = _stop_words()
+    out: list[str] = []
+    for text in excludes:
+        words = [w.lower() for w in _WORD.findall(re.sub(r"\([^)]*\)", " ", text))]
+        for a, b in zip(words, words[1:], strict=False):
+            for own, other in ((a, b), (b, a)):
+                if own in name_words and other not in name_words and other not in stop and len(other) > 2:
+                    phrase = f"{a} {b}"
+                    if phrase not in out:
+                        out.append(phrase)
+    return out
 
 
 class ZeroShotClassifier:
@@ -45,7 +117,13 @@ class ZeroShotClassifier:
     def __init__(self, codebook: Codebook, embedder: Embedder, config: ZeroShotConfig = ZeroShotConfig()) -> None:
         self.codebook = codebook
         self.config = config
+        self.embedder = embedder
         self.codes = list(codebook.codes)
+        index = {p: i for i, p in enumerate(self.codes)}
+        # descendants (including self) and ancestors (including self) of each code
+        self._subtree = [[index[q] for q in self.codes if q == p or q.startswith(p + "/")] for p in self.codes]
+        self._path = [[index[q] for q in self.codes if p == q or p.startswith(q + "/")] for p in self.codes]
+        self._depth = np.array([p.count("/") for p in self.codes])
         texts: list[str] = []
         kinds: list[str] = []
         owner: list[int] = []
@@ -67,89 +145,196 @@ class ZeroShotClassifier:
         self.prototype_kinds = kinds
         self._owner = np.asarray(owner)
         self._prototypes = embedder.encode(texts)  # (m, dim)
+        dim = self._prototypes.shape[1]
         self._excl_owner = np.asarray(excl_owner, dtype=int)
-        self._excl = embedder.encode(excl_texts) if excl_texts else np.zeros((0, self._prototypes.shape[1]), np.float32)
-        # descendants (including self) of each code, for leaf-first hierarchy
-        index = {p: i for i, p in enumerate(self.codes)}
-        self._subtree = [
-            [index[q] for q in self.codes if q == p or q.startswith(p + "/")] for p in self.codes
+        self._excl = embedder.encode(excl_texts) if excl_texts else np.zeros((0, dim), np.float32)
+        # branch centroids: row c = normalised mean of the prototypes of code c's subtree
+        weight = np.where(np.asarray(kinds) == "definition", config.definition_weight, 1.0).astype(np.float32)
+        cent = np.stack([(self._prototypes * weight[:, None])[np.isin(self._owner, sub)].sum(axis=0) for sub in self._subtree])
+        self._centroids = (cent / np.linalg.norm(cent, axis=1, keepdims=True)).astype(np.float32)
+        # exclude criteria that apply to each code: its own and its ancestors'
+        self._excl_cols = [np.flatnonzero(np.isin(self._excl_owner, path)) for path in self._path]
+        # phrases that use a code's word in another sense, per code (see the module docstring)
+        self._phrases: list[list[str]] = []
+        for c, path in enumerate(self._path):
+            words = self._name_words(c)
+            self._phrases.append(sense_phrases(words, [t for t, o in zip(excl_texts, excl_owner, strict=True) if o in path]))
+        self._phrase_res = [
+            re.compile(r"\b(" + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ph) + r")\b", re.I) if ph else None
+            for ph in self._phrases
         ]
-        self._depth = np.array([p.count("/") for p in self.codes])
+
+    def _name_words(self, c: int) -> set[str]:
+        """The content words of the names along code c's path ("trust", "personal")."""
+        path = self._path[c]
+        return {w.lower() for p in path for w in _WORD.findall(self.codebook[self.codes[p]].name)} - _stop_words()
 
     @property
     def model_name(self) -> str:
         return f"{self.name}:{self.codebook.fingerprint}"
 
-    def _by_code(self, sims: np.ndarray, owner: np.ndarray) -> np.ndarray:
-        """(n, m) prototype similarities -> (n, n_codes) best per code (-1 where a code has none)."""
-        out = np.full((sims.shape[0], len(self.codes)), -1.0, dtype=np.float32)
-        for c in range(len(self.codes)):
-            cols = owner == c
-            if cols.any():
-                out[:, c] = sims[:, cols].max(axis=1)
+    # -- similarities ------------------------------------------------------------------------------
+    def _code_sims(self, units: np.ndarray) -> np.ndarray:
+        """(u, dim) unit vectors -> (u, n_codes) similarity of each unit to each code (before excludes)."""
+        cfg = self.config
+        if cfg.prototypes == "centroid":
+            branch = units @ self._centroids.T
+        else:
+            sims = units @ self._prototypes.T
+            branch = np.empty((units.shape[0], len(self.codes)), np.float32)
+            for c, sub in enumerate(self._subtree):
+                cols = np.isin(self._owner, sub)
+                branch[:, c] = sims[:, cols].max(axis=1) if cfg.prototypes == "max" else sims[:, cols].mean(axis=1)
+        if cfg.hierarchy == "max":
+            return np.stack([branch[:, sub].max(axis=1) for sub in self._subtree], axis=1) if cfg.prototypes != "max" else branch
+        return np.stack([branch[:, path].mean(axis=1) for path in self._path], axis=1)
+
+    def _unit_sims(self, units: np.ndarray) -> np.ndarray:
+        """(u, dim) -> (u, n_codes) similarity after the exclude criteria."""
+        cfg = self.config
+        sims = self._code_sims(units)
+        if cfg.exclude == "none" or not len(self._excl):
+            return sims
+        ex_all = units @ self._excl.T
+        ex = np.full_like(sims, -1.0)
+        for c, cols in enumerate(self._excl_cols):
+            if len(cols):
+                ex[:, c] = ex_all[:, cols].max(axis=1)
+        if cfg.exclude == "veto":
+            return np.where(ex > sims, -1.0, sims).astype(np.float32)
+        out: np.ndarray = sims - cfg.exclude_weight * np.maximum(0.0, ex - sims)
         return out
 
-    def _segment_max(self, encoded: Encoded, matrix: np.ndarray) -> np.ndarray:
-        """Best similarity to each row of `matrix` over each segment and its sentences: (n, m)."""
-        best = encoded.vectors @ matrix.T
-        counts = np.array([len(s) for s in encoded.sentence_vectors])
-        if counts.sum() and matrix.shape[0]:
-            stacked = np.vstack([s for s in encoded.sentence_vectors if len(s)])
-            sent = stacked @ matrix.T
-            starts = np.concatenate([[0], np.cumsum(counts[counts > 0])[:-1]])
-            best[counts > 0] = np.maximum(best[counts > 0], np.maximum.reduceat(sent, starts, axis=0))
-        return best
-
-    def score(self, encoded: Encoded) -> np.ndarray:
-        """float32 (n_segments, n_codes) scores in [0, 1]; column c is self.codes[c]
-        (a parent's score already includes its descendants')."""
+    def _segment_sims(self, vector: np.ndarray, sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One segment: (n_codes,) similarity and (n_codes,) index of the unit that gave it
+        (-1 = the whole passage, k = sentence k)."""
         cfg = self.config
-        sims = self._by_code(self._segment_max(encoded, self._prototypes), self._owner)
-        if len(self._excl):
-            ex = self._by_code(self._segment_max(encoded, self._excl), self._excl_owner)
-            sims = sims - cfg.exclude_weight * np.maximum(0.0, ex - sims)
-        scores = 1.0 / (1.0 + np.exp(-(sims - cfg.center) / cfg.temperature))
-        for c, sub in enumerate(self._subtree):
-            if len(sub) > 1:
-                scores[:, c] = scores[:, sub].max(axis=1)
-        return scores.astype(np.float32)
+        whole = self._unit_sims(vector[None, :])[0]
+        if not len(sentences) or cfg.unit == "passage":
+            return whole, np.full(whole.shape, -1)
+        sent = self._unit_sims(sentences)
+        best_k = sent.argmax(axis=0)
+        best = sent.max(axis=0)
+        if cfg.unit == "sentence":
+            return best, best_k
+        if cfg.unit == "mix":
+            return (whole + best) / 2, best_k
+        return np.maximum(whole, best), np.where(best > whole, best_k, -1)
 
+    def similarities(self, encoded: Encoded, segments: Sequence[Segment] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(n_segments, n_codes) similarities and the unit each came from (-1 passage, k sentence k).
+
+        With `segments` (their texts and sentence spans), phrases that the exclude criteria name
+        are neutralised first (see the module docstring); without, the vectors are used as they are.
+        """
+        n = len(encoded.vectors)
+        sims = np.empty((n, len(self.codes)), np.float32)
+        where = np.empty((n, len(self.codes)), np.int64)
+        for i in range(n):
+            sims[i], where[i] = self._segment_sims(encoded.vectors[i], encoded.sentence_vectors[i])
+        if segments is not None and self.config.sense_phrases:
+            self._neutralise(segments, sims, where)
+        if self.config.normalise == "corpus" and n > 1:
+            valid = sims > -1.0
+            mean = np.array([sims[valid[:, c], c].mean() if valid[:, c].any() else 0.0 for c in range(sims.shape[1])])
+            std = np.array([sims[valid[:, c], c].std() if valid[:, c].sum() > 1 else 1.0 for c in range(sims.shape[1])])
+            # back on the cosine scale: z-score, then the typical on-topic spread around the center
+            sims = np.where(valid, self.config.center + 0.1 * (sims - mean) / np.maximum(std, 1e-6), sims).astype(np.float32)
+        return sims, where
+
+    def _neutralise(self, segments: Sequence[Segment], sims: np.ndarray, where: np.ndarray) -> None:
+        """Re-score, for the codes concerned, segments that contain a phrase their excludes name."""
+        for i, seg in enumerate(segments):
+            hit = [c for c, rx in enumerate(self._phrase_res) if rx is not None and rx.search(seg.text)]
+            if not hit:
+                continue
+            texts = [seg.text] + [seg.text[s.start:s.end] for s in seg.sentences]
+            for c in hit:
+                masked = [self._mask(t, c) for t in texts]
+                vecs = self._encode_uncounted(masked)
+                s, k = self._segment_sims(vecs[0], vecs[1:] if len(seg.sentences) else vecs[:0])
+                sims[i, c], where[i, c] = s[c], k[c]
+
+    def _encode_uncounted(self, texts: list[str]) -> np.ndarray:
+        """Encode derived texts without adding to the embedder's segment counts (`stats`, where it
+        keeps them): a batch reports how many *segments* it encoded or found in the cache."""
+        stats = getattr(self.embedder, "stats", None)
+        before = dict(stats) if isinstance(stats, dict) else None
+        vecs = self.embedder.encode(texts)
+        if before is not None and isinstance(stats, dict):
+            stats.update(before)
+        return vecs
+
+    def _mask(self, text: str, c: int) -> str:
+        """`text` with code c's own word taken out of the phrases its exclude criteria name."""
+        rx, words = self._phrase_res[c], self._name_words(c)
+        if rx is None:
+            return text
+
+        def drop(m: re.Match[str]) -> str:
+            return " ".join(w for w in m.group(0).split() if w.lower() not in words)
+
+        return rx.sub(drop, text)
+
+    def score(self, encoded: Encoded, segments: Sequence[Segment] | None = None) -> np.ndarray:
+        """float32 (n_segments, n_codes) scores in [0, 1]; column c is self.codes[c].
+
+        `segments` (optional): the segments `encoded` embeds, so that exclude-named phrases are
+        neutralised; `propose` always passes them.
+        """
+        sims, _ = self.similarities(encoded, segments)
+        return self._to_score(sims)
+
+    def _to_score(self, sims: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        return (1.0 / (1.0 + np.exp(-(sims - cfg.center) / cfg.temperature))).astype(np.float32)
+
+    # -- proposals ---------------------------------------------------------------------------------
     def propose(self, segments: Sequence[Segment], encoded: Encoded) -> list[list[CodeProposal]]:
         """For each segment, the proposed codes (leaf-first), best first, each with evidence."""
-        return self.propose_scores(segments, encoded, self.score(encoded))
+        sims, where = self.similarities(encoded, segments)
+        return self._select(segments, encoded, self._to_score(sims), where)
 
     def propose_scores(self, segments: Sequence[Segment], encoded: Encoded, scores: np.ndarray) -> list[list[CodeProposal]]:
         """Proposals from scores made elsewhere (e.g. a learned head): (n_segments, n_codes), columns
-        follow self.codes. Selection (threshold, leaf-first, max_codes) and evidence as in propose."""
+        follow self.codes. Selection (threshold, relative, leaf-first, max_codes) and evidence as in propose."""
+        _, where = self.similarities(encoded, segments)
+        return self._select(segments, encoded, scores, where)
+
+    def select(self, scores: np.ndarray) -> list[list[int]]:
+        """The policy alone: for each row of (n, n_codes) scores, the chosen code indices, best first."""
         cfg = self.config
-        out: list[list[CodeProposal]] = []
-        for i, seg in enumerate(segments):
-            above = scores[i] >= cfg.threshold
-            chosen = []
-            for c in np.flatnonzero(above):
-                # skip a parent when a descendant is itself above the threshold
-                if any(above[d] for d in self._subtree[c] if d != c):
-                    continue
-                chosen.append(c)
-            chosen.sort(key=lambda c: (-scores[i, c], -self._depth[c]))
-            out.append([self._proposal(seg, encoded, i, c, float(scores[i, c])) for c in chosen[: cfg.max_codes]])
+        out: list[list[int]] = []
+        for row in scores:
+            best = float(row.max()) if len(row) else 0.0
+            above = (row >= cfg.threshold) & (row >= best - cfg.relative)
+            chosen = [int(c) for c in np.flatnonzero(above) if not any(above[d] for d in self._subtree[c] if d != c)]
+            chosen.sort(key=lambda c: (-row[c], -self._depth[c]))
+            out.append(chosen[: cfg.max_codes])
         return out
 
-    def _proposal(self, seg: Segment, encoded: Encoded, i: int, c: int, score: float) -> CodeProposal:
-        """Evidence: the (sentence, prototype) pair of code c's subtree with the highest cosine."""
+    def _select(self, segments: Sequence[Segment], encoded: Encoded, scores: np.ndarray, where: np.ndarray) -> list[list[CodeProposal]]:
+        return [
+            [self._proposal(seg, encoded, i, c, float(scores[i, c]), int(where[i, c])) for c in chosen]
+            for i, (seg, chosen) in enumerate(zip(segments, self.select(scores), strict=True))
+        ]
+
+    def _proposal(self, seg: Segment, encoded: Encoded, i: int, c: int, score: float, unit: int) -> CodeProposal:
+        """Evidence: the sentence that carries code c (the best-scoring sentence for it, or the
+        passage when the passage scored best and it has one sentence), and the prototype of c's
+        branch closest to it."""
         cols = np.flatnonzero(np.isin(self._owner, self._subtree[c]))
         sents = encoded.sentence_vectors[i]
         if len(sents) == 0 or not seg.sentences:
-            sims = (encoded.vectors[i : i + 1] @ self._prototypes[cols].T)
-            k, p = 0, int(np.argmax(sims[0]))
-            start, end = seg.start, seg.end
-            sentence = seg.text
+            vec, start, end, sentence = encoded.vectors[i], seg.start, seg.end, seg.text
         else:
-            sims = sents @ self._prototypes[cols].T  # (n_sentences, n_cols)
-            k, p = np.unravel_index(int(np.argmax(sims)), sims.shape)
-            span = seg.sentences[int(k)]
+            k = unit if unit >= 0 else int(np.argmax(self._unit_sims(sents)[:, c]))
+            span = seg.sentences[k]
+            vec = sents[k]
             start, end = seg.start + span.start, seg.start + span.end
             sentence = seg.text[span.start : span.end]
+        sims = self._prototypes[cols] @ vec
+        p = int(np.argmax(sims))
         col = int(cols[p])
         return CodeProposal(
             segment_id=seg.id,
@@ -161,6 +346,6 @@ class ZeroShotClassifier:
                 end=end,
                 matched=self.prototype_texts[col],
                 matched_kind=self.prototype_kinds[col],
-                similarity=round(float(sims[int(k), p]), 6),
+                similarity=round(float(sims[p]), 6),
             ),
         )
