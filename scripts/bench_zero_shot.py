@@ -1,7 +1,7 @@
 """Zero-shot benchmark: do the codebook's suggestions hold up on text the project was not built from?
 
     python scripts/bench_zero_shot.py [--datasets litreview,interview,transcripts,benoit]
-        [--threshold 0.5] [--out bench-results/zero_shot.json]
+        [--threshold 0.5] [--out bench-results/zero_shot.json] [--variants]
 
 Every dataset is written as an input file and coded by the real `loupe code` command (a
 subprocess, output in a temporary folder), so the figures are the ones a user gets. The
@@ -28,6 +28,9 @@ several segments, its suggestions are those of all its segments. Metrics per dat
   passages with any suggestion; not-data coded: the same for lines that are not data;
 - precision and recall per top-level code at the operating threshold (a passage counts for a code
   when any of its suggestions is that code or below it).
+
+--variants also scores design variants of the zero-shot scorer and of its proposal policy
+in-process, from one encoding of the segments `loupe code` made (docs/zero-shot.md).
 
 Writes JSON with the git commit, the codebook fingerprints and the settings beside the figures.
 """
@@ -331,6 +334,120 @@ def _confusion(y_true: list[str], y_pred: list[str]) -> dict[str, dict[str, int]
     return {a: dict(row) for a, row in table.items()}
 
 
+# -- design variants (in-process, one encoding) ------------------------------------------------------
+# Each variant changes the winner (ZeroShotConfig's defaults) in one respect; "655f059" is the
+# design before issue 21. Threshold-free figures compare designs whose scores sit on different
+# scales; the operating-point figures use each variant's own `center`.
+VARIANTS: dict[str, dict] = {
+    "winner (defaults)": {},
+    "655f059: best prototype, parent = best descendant, exclude subtracts": {
+        "prototypes": "max", "hierarchy": "max", "exclude": "subtract", "sense_phrases": False, "center": 0.48, "relative": 1.0},
+    "prototypes: best single prototype": {"prototypes": "max", "center": 0.48},
+    "prototypes: mean of similarities": {"prototypes": "mean", "center": 0.2},
+    "prototypes: definition weighs 2 examples": {"definition_weight": 2.0},
+    "prototypes: definition weighs 3 examples": {"definition_weight": 3.0},
+    "prototypes: definition weighs half an example": {"definition_weight": 0.5},
+    "hierarchy: parent = best descendant": {"hierarchy": "max"},
+    "unit: whole passage only": {"unit": "passage"},
+    "unit: best sentence only": {"unit": "sentence"},
+    "unit: mean of passage and best sentence": {"unit": "mix"},
+    "exclude: none": {"exclude": "none", "sense_phrases": False},
+    "exclude: subtract (weight 0.5)": {"exclude": "subtract"},
+    "exclude: veto without sense phrases": {"sense_phrases": False},
+    "normalise per code over the corpus": {"normalise": "corpus"},
+}
+POLICIES: dict[str, dict] = {
+    **{f"center {c}": {"center": c} for c in (0.25, 0.3, 0.35, 0.4)},
+    **{f"relative {r}": {"relative": r} for r in (0.0, 0.05, 0.2, 1.0)},
+    "temperature 0.1": {"temperature": 0.1},
+}
+
+
+def _segments(records: list[dict]):  # type: ignore[no-untyped-def]
+    from models.base import Segment, Span
+
+    return [Segment(id=r["id"], document_id=r["document"], ordinal=int(r["ordinal"]), start=int(r["start"]), end=int(r["end"]),
+                    text=r["text"], speaker=r["speaker"], sentences=tuple(Span(int(a), int(b)) for a, b in r["sentences"]))
+            for r in records]
+
+
+def run_variants(sets: list[Dataset], runs: dict[str, dict], variants: dict[str, dict]) -> dict:
+    """Score every variant on every dataset from one encoding of the segments `loupe code` made.
+
+    Only the segments `loupe code` coded are scored (not-data segments stay uncoded, as there).
+    Returns {variant: {evaluation: metrics}}; metrics add to `evaluate`'s the threshold-free
+    forced_top1 (the best code, whatever its score) and auc (best score, on- vs off-topic).
+    """
+    from dataclasses import replace
+
+    from sklearn.metrics import roc_auc_score
+
+    from models.base import Encoded
+    from models.classifiers.zero_shot import ZeroShotClassifier, ZeroShotConfig
+    from models.codebook import resolve_codebook
+    from service.pipeline import build_embedder
+    from service.settings import get_settings
+
+    settings = get_settings()
+    embedder = build_embedder(settings)
+    out: dict[str, dict] = {name: {} for name in variants}
+    for ds in sets:
+        records = [r for r in runs[ds.name]["segments"] if r.get("coded", True)]
+        segs = _segments(records)
+        encoded = embedder.encode_segments([s.text for s in segs], [s.sentences for s in segs])
+        units = ds.units(records)
+        codebook = resolve_codebook(ds.codebook)
+        tops = [c.path for c in codebook if c.parent is None]
+        for name, change in variants.items():
+            clf = ZeroShotClassifier(codebook, embedder, replace(ZeroShotConfig(threshold=settings.threshold), **change))
+            sims, _ = clf.similarities(Encoded(encoded.vectors, encoded.sentence_vectors), segs)
+            scores = clf._to_score(sims)
+            chosen = clf.select(scores)
+            ranked: dict[str, Ranked] = {}
+            forced: dict[str, tuple[str, float]] = {}
+            for pid, idx in units.items():
+                if not idx:
+                    continue
+                best: dict[str, float] = {}
+                for k in idx:
+                    for c in chosen[k]:
+                        best[clf.codes[c]] = max(best.get(clf.codes[c], 0.0), float(scores[k, c]))
+                ranked[pid] = sorted(best.items(), key=lambda kv: -kv[1])
+                row = scores[idx].max(axis=0)
+                forced[pid] = (top(clf.codes[int(np.argmax(row))]), float(row.max()))
+            for ev_name, gold in ds.evaluations.items():
+                m = evaluate(gold, ranked, tops)
+                on = [g for g in gold if g.kind == "on_topic" and g.id in forced]
+                off = [g for g in gold if g.kind == "off_topic" and g.id in forced]
+                m["forced_top1"] = float(np.mean([forced[g.id][0] == g.gold for g in on])) if on else None
+                m["auc"] = float(roc_auc_score([1] * len(on) + [0] * len(off), [forced[g.id][1] for g in on + off])) \
+                    if on and off else None
+                out[name][ev_name] = m
+        console.print(f"variants scored on {ds.name}", highlight=False)
+    return out
+
+
+def print_variants(results: dict[str, dict], title: str) -> None:
+    evs = list(next(iter(results.values())))
+    table = Table(title=title, title_justify="left")
+    table.add_column("variant")
+    for ev in evs:
+        table.add_column(ev, justify="right")
+    for name, per in results.items():
+        cells = []
+        for ev in evs:
+            m = per[ev]
+            parts = [f"acc {_fmt(m['top1_accuracy_on_topic'], 2)}", f"κ {_fmt(m['kappa'], 2)}", f"cov {_fmt(m['coverage'], 2)}"]
+            if m["off_topic"]:
+                parts.append(f"off {_fmt(m['off_topic_coded'], 2)}")
+            parts.append(f"| forced {_fmt(m['forced_top1'], 2)}")
+            if m["auc"] is not None:
+                parts.append(f"auc {_fmt(m['auc'], 2)}")
+            cells.append(" ".join(parts))
+        table.add_row(name, *cells)
+    console.print(table)
+
+
 # -- provenance --------------------------------------------------------------------------------------
 def _git() -> dict:
     def git(*args: str) -> str:
@@ -394,6 +511,7 @@ def main(
     work: Annotated[Path | None, typer.Option(help="keep the inputs and `loupe code` outputs here (default: a temporary folder)")] = None,
     cache: Annotated[bool, typer.Option(help="let `loupe code` use its persistent embedding cache")] = True,
     label: Annotated[str, typer.Option(help="a name for this run, stored in the JSON")] = "",
+    variants: Annotated[bool, typer.Option(help="also score the scorer's design variants and policies in-process (docs/zero-shot.md)")] = False,
 ) -> None:
     names = [n.strip() for n in datasets.split(",") if n.strip()]
     sets = load_datasets(names, interviews, shared)
@@ -419,6 +537,11 @@ def main(
             for ev_name, gold in ds.evaluations.items():
                 record["results"][ev_name] = evaluate(gold, ranked, tops)
         print_table(record["results"], f"Zero-shot suggestions through `loupe code` (threshold {record['settings']['threshold']})")
+        if variants:
+            record["variants"] = run_variants(sets, runs, VARIANTS)
+            print_variants(record["variants"], "Scorer variants (one change each from the winner; in-process, same segments)")
+            record["policies"] = run_variants(sets, runs, POLICIES)
+            print_variants(record["policies"], "Proposal policy (the winning scorer; center = similarity at score 0.5)")
     finally:
         if tmp is not None:
             tmp.cleanup()
