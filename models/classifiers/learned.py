@@ -5,23 +5,13 @@ and after it in the same document (zeros at the edges), and its position (relati
 first, last, 1/(1 + ordinal)). Qualitative codes often depend on where a passage sits, not only on
 its words: "background" opens an abstract, a conclusion closes it, an answer follows a question.
 
-Per code, a logistic regression is trained on that code's labels (`code_labels`): its own
-decisions (accepted = 1, rejected = 0; the latest per segment and code wins), and what the
-codebook's tree and the analyst's coding imply. A code applied to a segment applies its ancestors
-there too ("trust/personal" is "trust"); a rejected code's descendants are rejected; and a segment
-an analyst has coded (applied at least one code to) counts as fully coded, so a code applied
-neither there nor below it is a "no" (`HeadConfig.coded_is_complete`). Every coded segment then
-teaches every code, which is what lets a top-level code learn from an analyst's first decisions.
-Its logit is blended with the zero-shot prior's:
+Per code, a logistic regression is trained on that code's decisions (accepted = 1, rejected = 0;
+the latest decision per segment and code wins). Its logit is blended with the zero-shot prior's:
 
     p = sigmoid(lam * z_head + (1 - lam) * z_prior),   lam = n_c / (n_c + prior_strength)
 
 so a code with few decisions keeps sensible scores from its definition, and a code with many is
-driven by the analysts. A code without a head of its own (no labels, or only one kind) keeps the
-prior. A sub-code scores at most what its parent's head gives (a sub-code cannot apply where its
-parent does not). prior_strength is 2: at 25 decided passages of the seed study's literature
-review it gave the largest gain over zero-shot without losing it on the interview turns (the
-measurements are in docs/learning.md, "Learning that starts well"). When enough decisions exist (see calibration.MIN_DECISIONS), the blended
+driven by the analysts. When enough decisions exist (see calibration.MIN_DECISIONS), the blended
 score is calibrated per code on out-of-fold predictions, so scores read as probabilities.
 Training is deterministic given the seed; 10,000 decisions train in seconds on 2 cores.
 
@@ -68,7 +58,10 @@ class HeadConfig:
     calibrate: bool = True
     seed: int = 0
     exclusive: bool = False  # codes exclude each other: one multinomial head with a "none" class
-    coded_is_complete: bool = True  # per-code heads: a coded segment is a "no" for the codes not applied in it
+    # EXPERIMENTAL, off by default, being measured (issue 21, item 6): per-code labels from the
+    # codebook's tree (code_labels) and sub-codes capped by their parent's head
+    hierarchy: bool = False
+    coded_is_complete: bool = False  # with hierarchy: a coded segment is a "no" for the codes not applied in it
 
 
 def context_features(vectors: np.ndarray, doc_ids: Sequence[str] | Sequence[int], ordinals: Sequence[int]) -> np.ndarray:
@@ -233,7 +226,10 @@ class LearnedHead:
         self._calibrators = {c: None for c in self.codes}
         if self.config.exclusive:
             return self._fit_exclusive(features, decisions, prior)
-        labels = code_labels(decisions, self.codes, coded_is_complete=self.config.coded_is_complete)
+        if self.config.hierarchy:
+            labels = code_labels(decisions, self.codes, coded_is_complete=self.config.coded_is_complete)
+        else:
+            labels = latest_labels(decisions, self.codes)
         for k, code in enumerate(self.codes):
             rows = np.fromiter(labels[code].keys(), dtype=np.int64, count=len(labels[code]))
             y = np.fromiter(labels[code].values(), dtype=np.int64, count=len(rows))
@@ -341,7 +337,7 @@ class LearnedHead:
             cal = self._calibrators.get(code)
             if cal is not None:
                 out[:, k] = cal(out[:, k])
-        if self._exclusive is None:
+        if self._exclusive is None and self.config.hierarchy:
             self._nest(out)
         return out
 
