@@ -85,7 +85,7 @@ def run_batch_ray(
     opts: BatchOptions,
     *,
     codebook: Codebook,
-    embedder,  # type: ignore[no-untyped-def]
+    embedder,
     settings: Settings,
     address: str | None = None,
     workers: int = 2,
@@ -135,8 +135,8 @@ def run_batch_ray(
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False
             ctx.print_on_execution_start = False
-            ds = ray.data.from_items([{"k": k} for k in pending], override_num_blocks=len(pending))
-            ds = ds.map_batches(
+            chunk_ids = ray.data.from_items([{"k": k} for k in pending], override_num_blocks=len(pending))
+            ds = chunk_ids.map_batches(
                 coder_cls,
                 batch_size=1,
                 concurrency=workers,
