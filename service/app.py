@@ -78,10 +78,10 @@ def install_error_handlers(app: FastAPI) -> None:
 class BodyLimit:
     """Pure ASGI middleware: 413 for a request whose Content-Length exceeds the limit, before reading it."""
 
-    def __init__(self, app, limit: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, limit: int) -> None:
         self.app, self.limit = app, limit
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             length = dict(scope.get("headers") or []).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.limit:

@@ -13,7 +13,7 @@ from service.errors import NotReady
 from service.jobs.runner import JobRunner
 from service.pipeline import Pipeline
 from service.projects.access import Caller, authenticate, member_project
-from service.schemas.projects import MAX_ID
+from service.schemas.projects import MAX_ID as MAX_ID  # re-exported: routers bound their query ids with it
 from service.settings import Settings
 from service.storage.db import Database
 from service.storage.tables import Project
@@ -26,15 +26,17 @@ bearer = HTTPBearer(auto_error=False, description="a coder's API token")
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_db(request: Request) -> Database:
-    return request.app.state.db
+    db: Database = request.app.state.db
+    return db
 
 
 async def get_pipeline(request: Request) -> Pipeline:
-    pipeline = getattr(request.app.state, "pipeline", None)
+    pipeline: Pipeline | None = getattr(request.app.state, "pipeline", None)
     if pipeline is None:
         raise NotReady("the model is still loading; try again in a moment (GET /ready says when)")
     return pipeline

@@ -38,6 +38,7 @@ def typed(value: str) -> Any:
 
 def set_attributes(session: Session, *, project: Project, scope: str, key: str | int, values: dict[str, Any]) -> dict[str, Any]:
     """Merge `values` into a document's (by id, or by name for a str key) or a speaker's attributes; None removes one."""
+    row: DocumentRow | SpeakerAttributes | None
     if scope == "document":
         if isinstance(key, int):
             row = session.get(DocumentRow, key)

@@ -24,8 +24,9 @@ def add_memo(session: Session, *, project: Project, coder: Caller, target_kind: 
     if target_kind == "code" and target not in as_codebook(current_codebook(session, project)).codes:
         raise Invalid(f"unknown code {target!r} in the current codebook")
     if target_kind in ("document", "segment"):
-        table = DocumentRow if target_kind == "document" else SegmentRow
-        row = session.get(table, int(target)) if target.isdigit() else None
+        row: DocumentRow | SegmentRow | None = None
+        if target.isdigit():
+            row = session.get(DocumentRow, int(target)) if target_kind == "document" else session.get(SegmentRow, int(target))
         if row is None or row.project_id != project.id:
             raise NotFound(target_kind, target)
     if replaces is not None:

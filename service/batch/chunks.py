@@ -54,7 +54,8 @@ def code_chunk(
         for k, props in zip(keep, classifier.propose([chunk[k] for k in keep], sub), strict=True):
             proposals[k] = props
     kept = set(keep)
-    segs, sugs = [], []
+    segs: list[dict[str, Any]] = []
+    sugs: list[dict[str, Any]] = []
     for k, seg in enumerate(chunk):
         segs.append(segment_record(seg, first_index + k, coded=k in kept))
         sugs.extend(suggestion_record(seg, first_index + k, p, codebook, provenance) for p in proposals[k])

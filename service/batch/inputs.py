@@ -206,7 +206,7 @@ def load_corpus(
     return Corpus(documents=documents, segments=segments, skipped=skipped, fingerprint=digest.hexdigest()[:16])
 
 
-def _digest_file(digest, path: Path, did: str) -> None:  # type: ignore[no-untyped-def]
+def _digest_file(digest, path: Path, did: str) -> None:
     digest.update(did.encode() + b"\0")
     with open(path, "rb") as f:
         digest.update(hashlib.file_digest(f, "sha256").digest() + b"\0")

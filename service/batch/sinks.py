@@ -144,7 +144,7 @@ class JsonlSink:
         return int(self._opened().state["done"])
 
     def has_chunk(self, k: int, first: int, n: int) -> bool:
-        return first + n <= self._opened().state["done"]
+        return first + n <= int(self._opened().state["done"])
 
     def write_chunk(self, k: int, docs: Sequence[Document], coded: CodedChunk | None) -> None:
         checkpoint = self._opened()
@@ -176,7 +176,7 @@ class JsonlSink:
 PARTS = ("documents", "suggestions", "embeddings", "segments")
 
 
-def _schemas():  # type: ignore[no-untyped-def]
+def _schemas() -> dict[str, Any]:  # pyarrow schemas by part; pyarrow has no stubs
     import pyarrow as pa
 
     s, i, f = pa.string(), pa.int64(), pa.float64()
@@ -281,7 +281,8 @@ class ParquetSink:
     def read_pending(self, k: int) -> list[dict[str, Any]]:
         import pyarrow.parquet as pq
 
-        return pq.read_table(self.part_path("_pending", k)).to_pylist()
+        rows: list[dict[str, Any]] = pq.read_table(self.part_path("_pending", k)).to_pylist()
+        return rows
 
     def drop_pending(self, k: int) -> None:
         self.part_path("_pending", k).unlink(missing_ok=True)

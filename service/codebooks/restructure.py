@@ -32,21 +32,21 @@ from service.storage.tables import CodebookVersion, Decision, Project
 
 
 # -- the codebook tree --------------------------------------------------------------------------
-def _find(content: dict, path: str) -> tuple[list[dict], dict]:  # type: ignore[type-arg]
+def _find(content: dict, path: str) -> tuple[list[dict], dict]:
     found = code_entry(content, path)
     if found is None:
         raise NotFound("code", path)
     return found
 
 
-def _siblings(content: dict, parent: str | None) -> list[dict]:  # type: ignore[type-arg]
+def _siblings(content: dict, parent: str | None) -> list[dict]:
     items = children_of(content, parent)
     if items is None:
         raise NotFound("code", parent)
     return items
 
 
-def _new_code(spec: dict[str, Any], siblings: list[dict]) -> dict[str, Any]:  # type: ignore[type-arg]
+def _new_code(spec: dict[str, Any], siblings: list[dict]) -> dict[str, Any]:
     name = str(spec.get("name") or "").strip()
     if not name:
         raise Invalid("a new code needs a name")
@@ -57,8 +57,8 @@ def _new_code(spec: dict[str, Any], siblings: list[dict]) -> dict[str, Any]:  # 
 
 
 # -- re-mapping the ledger ------------------------------------------------------------------------
-def _remap(session: Session, *, project: Project, coder: Caller, book: CodebookVersion, mapping, note: str,  # type: ignore[no-untyped-def]
-           codings: dict | None = None) -> int:  # type: ignore[type-arg]
+def _remap(session: Session, *, project: Project, coder: Caller, book: CodebookVersion, mapping, note: str,
+           codings: dict | None = None) -> int:
     """Append remap entries: for each (segment, coder) currently carrying code `old`, move it to
     mapping(segment, coder, old) (None: leave it). `codings`: the current codings, when the caller
     has them already. Returns the number of entries."""
@@ -146,7 +146,7 @@ def split(session: Session, *, project: Project, coder: Caller, code: str, into:
             raise Invalid(f"assign names {bad[0]!r}, which is not one of the new codes {paths}")
 
         def mapping(sid: int, who: int, old: str) -> str | None:
-            return assign.get(sid) if old == code else None  # type: ignore[union-attr]
+            return assign.get(sid) if old == code else None
     else:
         raise Invalid('assign is "history" or {segment id: new code}')
     codings = current_codings(session, project=project)

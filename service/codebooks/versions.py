@@ -7,6 +7,7 @@ so the review queue fills under the new codebook; the job runner is woken after 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from service.errors import Invalid, NotFound
 from service.jobs.queue import Notifier, enqueue
 from service.projects.access import Caller
 from service.storage.db import Database
-from service.storage.tables import CodebookVersion, Project
+from service.storage.tables import CodebookVersion, Coder, Project
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,13 @@ def codebook_of(session: Session, ref: CodebookRef) -> Codebook:
     """The parsed codebook of a version; its content is read only the first time."""
     codebook = _PARSED.get(ref.fingerprint)
     if codebook is None:
-        codebook = as_codebook(session.get(CodebookVersion, ref.id))
+        codebook = as_codebook(session.get_one(CodebookVersion, ref.id))
     return codebook
 
 
 def current_codebook(session: Session, project: Project) -> CodebookVersion:
     """The current version's row, content included (current_ref when the content is not needed)."""
-    return session.get(CodebookVersion, current_ref(session, project).id)
+    return session.get_one(CodebookVersion, current_ref(session, project).id)
 
 
 def codebook_versions(session: Session, project: Project) -> list[CodebookVersion]:
@@ -61,7 +62,7 @@ def get_codebook_version(session: Session, project: Project, version: int) -> Co
     return row
 
 
-def parse(data: dict | None) -> Codebook:
+def parse(data: dict[str, Any] | None) -> Codebook:
     """The Codebook for a stored or submitted document (None: the seed codebook). Raises Invalid."""
     if data is None:
         return seed_codebook()
@@ -81,7 +82,7 @@ def as_codebook(row: CodebookVersion) -> Codebook:
     return codebook
 
 
-def add_codebook_version(session: Session, *, project: Project, data: dict | None, coder: Caller | None) -> CodebookVersion:
+def add_codebook_version(session: Session, *, project: Project, data: dict[str, Any] | None, coder: Caller | Coder | None) -> CodebookVersion:
     """Store `data` as the project's next codebook version; an unchanged codebook makes no new version."""
     codebook = parse(data)
     try:
@@ -89,7 +90,7 @@ def add_codebook_version(session: Session, *, project: Project, data: dict | Non
     except NotFound:  # the project's first version
         current = None
     if current is not None and current.fingerprint == codebook.fingerprint:
-        return session.get(CodebookVersion, current.id)
+        return session.get_one(CodebookVersion, current.id)
     row = CodebookVersion(
         project_id=project.id, version=(current.version if current else 0) + 1, name=codebook.name,
         content=codebook.source, fingerprint=codebook.fingerprint, created_by=coder.id if coder else None,
@@ -99,7 +100,7 @@ def add_codebook_version(session: Session, *, project: Project, data: dict | Non
     return row
 
 
-def new_version(db: Database, runner: Notifier, *, project: Project, coder: Caller | None, data: dict | None) -> CodebookVersion:
+def new_version(db: Database, runner: Notifier, *, project: Project, coder: Caller | None, data: dict[str, Any] | None) -> CodebookVersion:
     """Store `data` (the codebook file format) as the next version in one transaction; a new version
     queues a suggest job under it. Returns the current version (the old one when nothing changed)."""
     with db.write() as session:

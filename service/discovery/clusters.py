@@ -133,19 +133,18 @@ def project_segments(db: Database, pipeline: Pipeline, project: Project) -> Proj
     return ProjectSegments(ids, [r.text for r in rows], [r.name for r in rows], [r.speaker for r in rows], vectors, carried, scores, codes, book, codebook)
 
 
-def name_candidates(make_coder, found, texts: list[str]) -> dict[int, dict]:  # type: ignore[no-untyped-def]
+def name_candidates(make_coder, found, texts: list[str]) -> dict[int, dict]:
     """Let the configured LLM (`make_coder()`, None without one) name and define each candidate
     code; returns {label: naming record}. Without an LLM, or when it fails, the keyword-based
     names stay, and the record says so."""
     from models.llm.errors import LLMError
 
     naming = {c.label: {"by": "keywords"} for c in found.clusters}
+    error: str | None = None
     try:
         coder = make_coder()
     except LLMError as exc:
         coder, error = None, str(exc)
-    else:
-        error = None
     for c in found.candidates:
         if coder is None:
             if error:
@@ -164,21 +163,23 @@ def name_candidates(make_coder, found, texts: list[str]) -> dict[int, dict]:  # 
 def run_cluster_job(db: Database, pipeline: Pipeline, job_id: int) -> None:
     """The cluster job: read (and encode what is missing), cluster, describe, store a ClusterRun."""
     with db.read() as s:
-        job = s.get(Job, job_id)
-        project = s.get(Project, job.project_id)
+        job = s.get_one(Job, job_id)
+        project = s.get_one(Project, job.project_id)
         params = dict(job.params)
     config = config_from(params)
     _progress(db, job_id, stage="reading segments")
     data = project_segments(db, pipeline, project)
+    book = data.book
+    assert book is not None, "project_segments reads the project's current codebook version"
     n = len(data.ids)
     _progress(db, job_id, total=n, done=0, stage="clustering", segments=n)
     if n < 3:
         raise Invalid(f"clustering needs at least 3 segments; project {project.id} has {n}")
     found = discover(data.vectors, data.texts, data.documents, data.speakers, data.carried, config, scores=data.scores, codes=data.codes)
-    naming = name_candidates(lambda: pipeline.llm_coder(as_codebook(data.book)), found, data.texts)
+    naming = name_candidates(lambda: pipeline.llm_coder(as_codebook(book)), found, data.texts)
     sims = data.vectors @ found.clustering.centroids.T if found.clustering.n_clusters else np.zeros((n, 0))
     with db.write() as s:
-        run = ClusterRun(project_id=project.id, job_id=job_id, codebook_id=data.book.id, method=found.clustering.method,
+        run = ClusterRun(project_id=project.id, job_id=job_id, codebook_id=book.id, method=found.clustering.method,
                          params={**found.clustering.params, "coverage_threshold": config.coverage_threshold},
                          points={"projection": found.projection, "points": [
                              {"id": data.ids[i], "x": round(float(found.xy[i, 0]), 5), "y": round(float(found.xy[i, 1]), 5),
@@ -199,7 +200,7 @@ def run_cluster_job(db: Database, pipeline: Pipeline, job_id: int) -> None:
 
 def _progress(db: Database, job_id: int, *, total: int | None = None, done: int | None = None, **counts: object) -> None:
     with db.write() as s:
-        job = s.get(Job, job_id)
+        job = s.get_one(Job, job_id)
         job.total = job.total if total is None else total
         job.done = job.done if done is None else done
         job.counts = {**job.counts, **counts}
@@ -260,7 +261,7 @@ def _open_cluster(session: Session, project: Project, cluster_id: int) -> Cluste
     return cluster
 
 
-def _siblings(content: dict, parent: str | None) -> list[dict]:  # type: ignore[type-arg]
+def _siblings(content: dict, parent: str | None) -> list[dict]:
     items = children_of(content, parent)
     if items is None:
         raise Invalid(f"parent {parent!r} is not a code of the current codebook")
@@ -282,7 +283,7 @@ def adopt(session: Session, *, project: Project, coder: Caller, cluster_id: int,
     base, ident, k = slug(name), slug(name), 2
     while any(c["id"] == ident for c in siblings):
         ident, k = f"{base}-{k}", k + 1
-    code = {"id": ident, "name": name, "definition": (definition or cluster.definition or name).strip()}
+    code: dict[str, Any] = {"id": ident, "name": name, "definition": (definition or cluster.definition or name).strip()}
     if _examples(cluster):
         code["examples"] = _examples(cluster)
     siblings.append(code)
@@ -293,7 +294,7 @@ def adopt(session: Session, *, project: Project, coder: Caller, cluster_id: int,
         for sid, doc, text in session.execute(select(SegmentRow.id, SegmentRow.document_id, SegmentRow.text)
                                               .where(SegmentRow.id.in_(cluster.members[lo:lo + 5000]))):
             docs[sid], texts[sid] = doc, text
-    run = session.get(ClusterRun, cluster.run_id)
+    run = session.get_one(ClusterRun, cluster.run_id)
     made = 0
     for sid, sim in zip(cluster.members, cluster.similarities, strict=True):
         if sid not in docs:

@@ -38,7 +38,7 @@ def passages_in_context(texts: list[str], documents: list[str], speakers: list[s
 
 
 def rerank(db: Database, pipeline: Pipeline, *, codebook_id: int, codebook: Codebook, segment_ids: np.ndarray, segments: list[Segment],
-           progress: Callable[..., None], chunk: int = 64) -> dict:  # type: ignore[type-arg]
+           progress: Callable[..., None], chunk: int = 64) -> dict:
     settings = pipeline.settings
     if settings.llm_backend == "none" or settings.llm_rerank == "off":
         return {}
@@ -51,7 +51,7 @@ def rerank(db: Database, pipeline: Pipeline, *, codebook_id: int, codebook: Code
                          .where(Suggestion.codebook_id == codebook_id).order_by(Suggestion.id)).all()
     row_of = {int(sid): k for k, sid in enumerate(segment_ids)}
     rows = [r for r in rows if r.segment_id in row_of and r.code in codebook.codes]
-    chosen = [rows[i] for i in select_for_rerank(np.array([r.score for r in rows]), settings.llm_rerank, k=settings.llm_rerank_k)]  # type: ignore[arg-type]
+    chosen = [rows[i] for i in select_for_rerank(np.array([r.score for r in rows]), settings.llm_rerank, k=settings.llm_rerank_k)]
     passages = passages_in_context([s.text for s in segments], [s.document_id for s in segments], [s.speaker for s in segments])
     done, cached = 0, 0
     progress(llm_total=len(chosen), llm_done=0)

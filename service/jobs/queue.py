@@ -29,7 +29,7 @@ class Notifier(Protocol):
     def notify(self) -> None: ...
 
 
-def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | None = None, params: dict | None = None) -> Job:
+def enqueue(session: Session, *, project: Project, kind: str, coder: Caller | None = None, params: dict[str, Any] | None = None) -> Job:
     """Queue a job; a job of the same kind already queued for the project is returned instead."""
     queued = session.scalar(select(Job).where(Job.project_id == project.id, Job.kind == kind, Job.status == "queued"))
     if queued is not None:

@@ -73,7 +73,7 @@ def hold_out(decided: np.ndarray, documents: list, share: float, rng: np.random.
     return np.sort(rng.choice(decided, size=size, replace=False)), "segment"
 
 
-def _decided(db: Database, project_id: int):  # type: ignore[no-untyped-def]
+def _decided(db: Database, project_id: int):
     with db.read() as s:
         project = get_project(s, project_id)
         codebook = as_codebook(current_codebook(s, project))

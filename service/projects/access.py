@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,7 +54,7 @@ def authenticate(session: Session, token: str | None) -> Caller:
     if not token:
         raise Unauthorized("send 'Authorization: Bearer <token>' (tokens are given when a coder is created)")
     digest = hash_token(token)
-    key = (str(session.get_bind().url), digest)
+    key = (str(session.get_bind().engine.url), digest)
     hit = _CALLERS.get(key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < CALLER_TTL:
@@ -69,13 +69,18 @@ def authenticate(session: Session, token: str | None) -> Caller:
     return caller
 
 
-T = TypeVar("T")
+class _InProject(Protocol):
+    @property
+    def project_id(self) -> int: ...
+
+
+T = TypeVar("T", bound=_InProject)
 
 
 def in_project(session: Session, table: type[T], project: Project, ident: int, what: str) -> T:
     """The row of `table` with this id, if it belongs to the project; else 404 naming `what`."""
     row = session.get(table, ident)
-    if row is None or row.project_id != project.id:  # type: ignore[attr-defined]
+    if row is None or row.project_id != project.id:
         raise NotFound(what, ident)
     return row
 

@@ -50,7 +50,7 @@ def create_project(
     queue_mode: str = "information",
     retrain_every: int = 50,
     threshold: float = 0.5,
-    codebook: dict | None = None,
+    codebook: dict[str, Any] | None = None,
 ) -> tuple[Project, Coder, str]:
     """A new project with its owner (whose token is returned) and codebook version 1 (the seed by default)."""
     project = Project(
@@ -125,7 +125,7 @@ def new_project(
     queue_mode: str = "information",
     retrain_every: int = 50,
     threshold: float = 0.5,
-    codebook: dict | None = None,
+    codebook: dict[str, Any] | None = None,
 ) -> ProjectCreated:
     """A project with its owner, whose token is in the answer (shown once); needs the server's
     admin token (`token` is the caller's) when the server has one."""

@@ -37,7 +37,7 @@ MODEL = "model"
 DEFAULT_METRICS = ("percent", "cohen", "krippendorff", "gwet")
 
 
-def _as_dicts(result: dict) -> dict[str, dict[str, Any]]:
+def _as_dicts(result: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {code: {m: e.as_dict() for m, e in ests.items()} for code, ests in result.items()}
 
 
@@ -72,7 +72,7 @@ def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = 
         ):
             if seg in scored and code in k_ix:
                 presence[u_ix[seg], n_ix[MODEL], k_ix[code]] = 1
-    coded = (presence >= 0).any(axis=2)  # (units, coders): the coder decided something on the unit
+    coded = np.asarray((presence >= 0).any(axis=2))  # (units, coders): the coder decided something on the unit
 
     def table_for(rows: np.ndarray) -> CodingTable:
         """The table on these units only. Between coders: units two or more coders decided (a unit

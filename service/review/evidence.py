@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -31,7 +32,7 @@ class VectorCache:
         self._lock = threading.Lock()
 
     def get(self, session: Session, ids: set[int]) -> dict[int, np.ndarray]:
-        key = str(session.get_bind().url)
+        key = str(session.get_bind().engine.url)
         out: dict[int, np.ndarray] = {}
         with self._lock:
             for i in ids:
@@ -102,7 +103,7 @@ _INDEXES_LOCK = threading.Lock()
 
 
 def accepted_index(session: Session, project_id: int) -> AcceptedIndex:
-    key = (str(session.get_bind().url), project_id)
+    key = (str(session.get_bind().engine.url), project_id)
     with _INDEXES_LOCK:
         index = _INDEXES.setdefault(key, AcceptedIndex())
     index.update(session, project_id)
@@ -127,7 +128,7 @@ def accepted_matrix(session: Session, index: AcceptedIndex, code: str, *, coder_
 
 def nearest_accepted_for(
     session: Session, *, project: Project, coder: Caller, pairs: list[tuple[int, str]], k: int = 3, per_code: int = 2000
-) -> dict[tuple[int, str], list[dict]]:
+) -> dict[tuple[int, str], list[dict[str, Any]]]:
     """For each (segment, code), the k most similar segments accepted for the code (by any coder;
     by the calling coder alone in a blind project), among the `per_code` most recently accepted."""
     if not pairs:

@@ -239,7 +239,7 @@ def current_spans(session: Session, project: Project, coder_ids: set[int] | None
     return {k: [(s if s is not None else seg_span[k[0]][0], e if e is not None else seg_span[k[0]][1], d) for s, e, d in v] for k, v in state.items()}
 
 
-def touched_by(coder_id: int, code_column, segment_column):  # type: ignore[no-untyped-def]
+def touched_by(coder_id: int, code_column, segment_column):
     """SQL: the coder has an entry for (segment, code) (as its code or its replacement)."""
     return (
         select(Decision.id)

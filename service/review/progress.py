@@ -36,7 +36,7 @@ def progress(session: Session, *, project: Project, coder: Caller) -> dict[str, 
             answered[did] = sid
             if codebook_id == book.id:
                 last[sid] = (verdict, code)
-    per_code: dict[str, Counter] = defaultdict(Counter)
+    per_code: dict[str, Counter[str]] = defaultdict(Counter)
     for verdict, code in last.values():
         per_code[code][verdict] += 1
     codes = []
@@ -55,7 +55,7 @@ def progress(session: Session, *, project: Project, coder: Caller) -> dict[str, 
 def document_codings(session: Session, *, project: Project, document_id: int, coder_ids: list[int] | None) -> list[dict[str, Any]]:
     """Every current coding in the document, as character spans with code and coder."""
     names = {c.id: c.name for c in list_coders(session, project)}
-    out = []
+    out: list[dict[str, Any]] = []
     scope = set(coder_ids) if coder_ids is not None else None
     for (segment_id, coder_id, code), spans in current_spans(session, project, scope, document_id=document_id).items():
         for start, end, d in spans:

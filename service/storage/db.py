@@ -28,7 +28,7 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin (BEGIN IMMEDIATE for writes).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()

@@ -9,6 +9,7 @@ of what a named coder did. Decisions are never updated or deleted: undo is a new
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -31,16 +33,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every backend (SQLite stores no zone; it is added back on load)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return value.astimezone(UTC) if value is not None and value.tzinfo else value
 
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
@@ -85,7 +87,7 @@ class CodebookVersion(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
-    content: Mapped[dict] = mapped_column(JSON)  # the codebook file format, as parsed
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # the codebook file format, as parsed
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -102,7 +104,7 @@ class DocumentRow(Base):
     text: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     is_transcript: Mapped[bool] = mapped_column(Boolean, default=False)
-    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -119,7 +121,7 @@ class SegmentRow(Base):
     end: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     speaker: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    sentences: Mapped[list] = mapped_column(JSON, default=list)  # [[start, end], ...] relative to text
+    sentences: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[start, end], ...] relative to text
     # "data", "metadata" (a title or header line) or "interviewer" (models.base.Segment.role): every
     # segment stays for context, only data gets suggestions, sits in the queue and is clustered.
     role: Mapped[str] = mapped_column(String(16), default="data", server_default="data")
@@ -151,7 +153,7 @@ class Suggestion(Base):
     score: Mapped[float] = mapped_column(Float)
     priority: Mapped[float] = mapped_column(Float, default=0.0)  # review rank: lower comes first
     model: Mapped[str] = mapped_column(String(200))
-    evidence: Mapped[dict] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -179,7 +181,7 @@ class Decision(Base):
     verdict: Mapped[str] = mapped_column(String(20))  # accept | reject | replace | add | undo
     code: Mapped[str] = mapped_column(String(500))
     new_code: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    effects: Mapped[dict] = mapped_column(JSON)
+    effects: Mapped[dict[str, Any]] = mapped_column(JSON)
     codebook_id: Mapped[int] = mapped_column(ForeignKey("codebooks.id"))
     suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), nullable=True)
     suggested_score: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -202,10 +204,10 @@ class Job(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # suggest | retrain
     status: Mapped[str] = mapped_column(String(20), default="queued")  # queued running done failed
-    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
-    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
@@ -224,8 +226,8 @@ class ClusterRun(Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
     codebook_id: Mapped[int] = mapped_column(ForeignKey("codebooks.id"))
     method: Mapped[str] = mapped_column(String(20))
-    params: Mapped[dict] = mapped_column(JSON, default=dict)
-    points: Mapped[dict] = mapped_column(JSON, default=dict)  # {"projection": ..., "points": [{id, x, y, cluster, code}]}
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    points: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"projection": ..., "points": [{id, x, y, cluster, code}]}
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -241,18 +243,18 @@ class Cluster(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     label: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(Integer)
-    keywords: Mapped[list] = mapped_column(JSON, default=list)
-    representatives: Mapped[list] = mapped_column(JSON, default=list)  # [{"id": segment id, "text": ...}]
-    members: Mapped[list] = mapped_column(JSON, default=list)  # segment ids, closest to the centroid first
-    similarities: Mapped[list] = mapped_column(JSON, default=list)  # cosine to the centroid, per member
-    documents: Mapped[dict] = mapped_column(JSON, default=dict)
-    speakers: Mapped[dict] = mapped_column(JSON, default=dict)
+    keywords: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    representatives: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"id": segment id, "text": ...}]
+    members: Mapped[list[Any]] = mapped_column(JSON, default=list)  # segment ids, closest to the centroid first
+    similarities: Mapped[list[Any]] = mapped_column(JSON, default=list)  # cosine to the centroid, per member
+    documents: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    speakers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     coverage: Mapped[float] = mapped_column(Float)
-    codes: Mapped[list] = mapped_column(JSON, default=list)
+    codes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     candidate: Mapped[bool] = mapped_column(Boolean, default=False)
     name: Mapped[str] = mapped_column(String(200), default="")
     definition: Mapped[str] = mapped_column(Text, default="")
-    naming: Mapped[dict] = mapped_column(JSON, default=dict)  # who wrote name and definition: {"by": "keywords"} or an LLM's provenance
+    naming: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # who wrote name and definition: {"by": "keywords"} or an LLM's provenance
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | adopted | merged | dismissed
 
 
@@ -298,7 +300,7 @@ class SpeakerAttributes(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     speaker: Mapped[str] = mapped_column(String(200))
-    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Theme(Base):
@@ -312,6 +314,6 @@ class Theme(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     definition: Mapped[str] = mapped_column(Text, default="")
-    codes: Mapped[list] = mapped_column(JSON, default=list)  # code paths
+    codes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # code paths
     created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
