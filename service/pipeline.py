@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from models.classifiers.zero_shot import ZeroShotClassifier, ZeroShotConfig
 from models.codebook import Codebook
@@ -10,8 +11,11 @@ from models.embedders.cache import EmbeddingCache
 from models.registry import build
 from service.settings import Settings
 
+if TYPE_CHECKING:
+    from models.llm.base import ResponseCache
 
-def build_embedder(settings: Settings, *, use_cache: bool = True):  # type: ignore[no-untyped-def]
+
+def build_embedder(settings: Settings, *, use_cache: bool = True):
     """The configured embedder, with the persistent embedding cache unless use_cache is False."""
     # Weights are never fetched at run time: only local paths and the local HF cache are used.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -30,11 +34,11 @@ def build_embedder(settings: Settings, *, use_cache: bool = True):  # type: igno
     )
 
 
-def build_classifier(settings: Settings, codebook: Codebook, embedder) -> ZeroShotClassifier:  # type: ignore[no-untyped-def]
+def build_classifier(settings: Settings, codebook: Codebook, embedder) -> ZeroShotClassifier:
     return ZeroShotClassifier(codebook, embedder, ZeroShotConfig(threshold=settings.threshold))
 
 
-def build_llm(settings: Settings):  # type: ignore[no-untyped-def]
+def build_llm(settings: Settings):
     """The configured LLM backend, or None (LOUPE_LLM_BACKEND=none, the default)."""
     from models.llm.errors import LLMError
 
@@ -64,16 +68,16 @@ class Pipeline:
         self.embedder = build_embedder(settings)
         self._classifiers: dict[str, ZeroShotClassifier] = {}
         self._llm: object | None = None
-        self._llm_cache = None
+        self._llm_cache: ResponseCache | None = None
 
     @property
-    def llm(self):  # type: ignore[no-untyped-def]
+    def llm(self):
         """The LLM backend (loaded on first use), or None when none is configured."""
         if self._llm is None and self.settings.llm_backend != "none":
             self._llm = build_llm(self.settings)
         return self._llm
 
-    def llm_coder(self, codebook: Codebook):  # type: ignore[no-untyped-def]
+    def llm_coder(self, codebook: Codebook):
         """An LLMCoder for the codebook, sharing one answer cache (LOUPE_CACHE_DIR/llm-answers.sqlite); None without an LLM."""
         from models.llm.base import ResponseCache
         from models.llm.coder import LLMCoder

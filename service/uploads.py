@@ -9,7 +9,8 @@ from service.errors import TooLarge
 
 async def read_limited(file: UploadFile, limit: int) -> bytes:
     """The file's bytes; 413 as soon as more than `limit` bytes have been read."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = await file.read(1 << 20)
         if not chunk:

@@ -50,9 +50,9 @@ def units(session: Session, *, project: Project, coder_ids: list[int] | None = N
         for seg, doc, doc_attrs in session.execute(q):
             attrs = {f"document:{k}": v for k, v in (doc_attrs or {}).items() if not k.startswith("refi:") and k not in READER_KEYS}
             attrs.update({f"speaker:{k}": v for k, v in speakers.get(seg.speaker, {}).items()})
-            codes = applied[seg.id]
-            out.append(Unit(seg.id, doc, seg.ordinal, seg.text, seg.speaker, frozenset(codes),
-                            {c: frozenset(w) for c, w in codes.items()}, attrs))
+            by_code = applied[seg.id]
+            out.append(Unit(seg.id, doc, seg.ordinal, seg.text, seg.speaker, frozenset(by_code),
+                            {c: frozenset(w) for c, w in by_code.items()}, attrs))
     return sorted(out, key=lambda u: (u.document, u.ordinal))
 
 
@@ -68,7 +68,7 @@ def _codes(session: Session, project: Project, spec: Any) -> list[str]:
     return list(spec)
 
 
-def axis(session: Session, project: Project, us: list[Unit], spec: dict[str, Any]):  # type: ignore[no-untyped-def]
+def axis(session: Session, project: Project, us: list[Unit], spec: dict[str, Any]):
     """{"codes": "top" | "all" | [paths]}, {"groups": {name: [paths]}}, {"themes": "all" | [names]} or
     {"attribute": "speaker:sector", "values": [...]}."""
     if "codes" in spec:
@@ -97,7 +97,7 @@ def axis(session: Session, project: Project, us: list[Unit], spec: dict[str, Any
     raise Invalid('an axis is {"codes": "top"|"all"|[codes]} or {"attribute": "speaker:NAME"}')
 
 
-def matrix_query(session: Session, *, project: Project, rows: dict, cols: dict, measure: str = "segments",  # type: ignore[type-arg]
+def matrix_query(session: Session, *, project: Project, rows: dict, cols: dict, measure: str = "segments",
                  coder_ids: list[int] | None = None, where: dict[str, Any] | None = None) -> dict[str, Any]:
     us = units(session, project=project, coder_ids=coder_ids)
     scope = segments_in_scope(session, project=project, where=where or {})

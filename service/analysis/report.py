@@ -61,7 +61,7 @@ def build_report(session: Session, *, project: Project, n_boot: int = 200) -> st
     book_row = current_codebook(session, project)
     book = as_codebook(book_row)
     us = units(session, project=project)
-    coders = {c.id: c.name for c in list_coders(session, project)}
+    coders: dict[int | None, str] = {c.id: c.name for c in list_coders(session, project)}  # looked up by nullable coder ids
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{_e(project.name)}: Loupe report</title>"
              f"<style>{CSS}</style></head><body>",
              f"<h1>{_e(project.name)}</h1><p class='muted'>Loupe report, generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "

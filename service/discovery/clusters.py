@@ -61,7 +61,7 @@ def config_from(params: dict) -> DiscoveryConfig:
 
 @dataclass
 class ProjectSegments:
-    ids: list[int]
+    ids: list[int] | list[str]  # segment ids in the database; "document#ordinal" for files
     texts: list[str]
     documents: list[str]
     speakers: list[str | None]

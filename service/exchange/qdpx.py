@@ -82,7 +82,7 @@ def _unique(name: str, used: set[str]) -> str:
     return out
 
 
-def _caller(row) -> Caller:  # type: ignore[no-untyped-def]
+def _caller(row) -> Caller:
     return Caller(row.id, row.project_id, row.name, row.role)
 
 
@@ -130,10 +130,11 @@ def import_project(
     rows = store_documents(session, project=project, documents=documents, coder=owner_caller, data=data,
                            segmentation=segmentation, count_tokens=count_tokens) if documents else []
 
-    decisions, codings = [], 0
-    for source, row in zip(qp.sources, rows, strict=False):
+    decisions: list[Decision] = []
+    codings = 0
+    for source, doc_row in zip(qp.sources, rows, strict=False):
         segments = list(session.execute(select(SegmentRow.id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end)
-                                        .where(SegmentRow.document_id == row.id).order_by(SegmentRow.start)))
+                                        .where(SegmentRow.document_id == doc_row.id).order_by(SegmentRow.start)))
         for coding in source.codings:
             hit = [s for s in segments if s.start < coding.end and coding.start < s.end]
             if not hit:

@@ -45,7 +45,7 @@ class _Segs:
     counts: dict = field(default_factory=dict)
 
 
-def _segment(row) -> Segment:  # type: ignore[no-untyped-def]
+def _segment(row) -> Segment:
     return Segment(str(row.id), str(row.document_id), row.ordinal, row.start, row.end, row.text, row.speaker,
                    tuple(Span(a, b) for a, b in row.sentences))
 
@@ -58,7 +58,7 @@ class JobRun:
 
     def _progress(self, done: int | None = None, total: int | None = None, **counts: object) -> None:
         with self.db.write() as s:
-            job = s.get(Job, self.job_id)
+            job = s.get_one(Job, self.job_id)
             if done is not None:
                 job.done = done
             if total is not None:
@@ -68,8 +68,8 @@ class JobRun:
 
     def run(self) -> None:
         with self.db.read() as s:
-            job = s.get(Job, self.job_id)
-            project = s.get(Project, job.project_id)
+            job = s.get_one(Job, self.job_id)
+            project = s.get_one(Project, job.project_id)
             book = current_codebook(s, project)
             rows = s.execute(
                 select(SegmentRow.id, SegmentRow.document_id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end,
@@ -117,7 +117,7 @@ class JobRun:
 
     def _encode(self, segs: _Segs, lo: int, hi: int, stored_model: list[str | None]) -> Encoded:
         chunk = segs.segments[lo:hi]
-        encoded = self.pipeline.embedder.encode_segments([s.text for s in chunk], [s.sentences for s in chunk])
+        encoded: Encoded = self.pipeline.embedder.encode_segments([s.text for s in chunk], [s.sentences for s in chunk])
         segs.vectors[lo:hi] = encoded.vectors
         model_id = self.pipeline.model_id
         changed = [{"segment_id": int(segs.ids[lo + k]), "vector": encoded.vectors[k].tobytes(), "model": model_id}
@@ -128,7 +128,7 @@ class JobRun:
                 s.execute(insert(SegmentVector), changed)
         return encoded
 
-    def _learn(self, segs: _Segs, entries: list, prior: np.ndarray, codes: list[str], codebook) -> tuple[np.ndarray, str, int]:  # type: ignore[no-untyped-def]
+    def _learn(self, segs: _Segs, entries: list, prior: np.ndarray, codes: list[str], codebook) -> tuple[np.ndarray, str, int]:
         """Fit the head on every coder's latest decision per (segment, code); returns (proba, model name, labels used).
 
         Features: context and words (segment_features); an exclusive codebook gets the multinomial head.
@@ -140,7 +140,7 @@ class JobRun:
         kind = "learned-exclusive" if codebook.exclusive else "learned-head"
         return head.predict_proba(features, prior).astype(np.float32), f"{kind}:{codebook.fingerprint}:{len(labels)}", len(labels)
 
-    def _store(self, segs: _Segs, lo: int, hi: int, encoded: Encoded, scores: np.ndarray, classifier, book: CodebookVersion, model: str, stats: dict) -> None:  # type: ignore[no-untyped-def]
+    def _store(self, segs: _Segs, lo: int, hi: int, encoded: Encoded, scores: np.ndarray, classifier, book: CodebookVersion, model: str, stats: dict) -> None:
         """Upsert the chunk's proposals; existing suggestions not proposed again get the new score."""
         keep = [k for k in range(hi - lo) if not segs.skip[lo + k]]
         if not keep:
