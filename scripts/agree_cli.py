@@ -28,7 +28,7 @@ def _cell(e: dict[str, Any] | None) -> str:
     return text
 
 
-def _print(result, metrics: list[str], ci: float) -> None:  # type: ignore[no-untyped-def]
+def _print(result, metrics: list[str], ci: float) -> None:
     data = result.as_dict()
     if data["conflicting_repeats"]:
         kept = "all their codes were kept (multi-label)" if not data["single_label"] else "one record each was kept"

@@ -16,7 +16,7 @@ console = Console()
 _fail = fail
 
 
-def _session(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def _session(data_dir: Path | None, database_url: str | None):
     return open_database(data_dir, database_url)[1]
 
 
@@ -58,7 +58,7 @@ def matrix(
     from service.analysis.matrix import matrix_query
     from service.projects.access import get_project
 
-    def spec(text: str) -> dict:  # type: ignore[type-arg]
+    def spec(text: str) -> dict:
         if text.startswith(("speaker:", "document:")):
             return {"attribute": text}
         return {"codes": text if text in ("top", "all") else [c.strip() for c in text.split(",") if c.strip()]}

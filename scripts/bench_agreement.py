@@ -42,7 +42,7 @@ def main(
     data = np.where(rng.random((units, coders)) < 0.8, truth[:, None], rng.integers(0, 4, (units, coders))).astype(float)
     data[rng.random((units, coders)) < missing] = np.nan
 
-    def timed(fn):  # type: ignore[no-untyped-def]
+    def timed(fn):
         t0 = time.perf_counter()
         value = fn()
         return value, time.perf_counter() - t0

@@ -26,6 +26,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -133,7 +134,7 @@ class Connection:
             self.writer.close()
 
 
-async def load(url: str, tokens: list[str], make_request, rate: float, seconds: float) -> tuple[list[float], list[str]]:  # type: ignore[no-untyped-def]
+async def load(url: str, tokens: list[str], make_request, rate: float, seconds: float) -> tuple[list[float], list[str]]:
     """Run every client for `seconds`; returns (latencies in ms of the 2xx answers, what each failure was)."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -202,18 +203,18 @@ def main(
 
         run_id = f"{time.time():.0f}"
 
-        def decision(k: int, rnd: random.Random, state: dict):  # type: ignore[no-untyped-def]
+        def decision(k: int, rnd: random.Random, state: dict):
             state["n"] = state.get("n", 0) + 1
             body = {"segment_id": first + rnd.randrange(segments), "code": rnd.choice(codes), "verdict": rnd.choice(("add", "reject")),
                     "client_key": f"{run_id}-{k}-{state['n']}"}
             return "POST", f"/projects/{pid}/decisions", json.dumps(body).encode()
 
-        def page(k: int, rnd: random.Random, state: dict):  # type: ignore[no-untyped-def]
+        def page(k: int, rnd: random.Random, state: dict):
             cursor = f"&cursor={state['cursor']}" if state.get("cursor") else ""
             return "GET", f"/projects/{pid}/queue?limit=20{cursor}", b""
 
         asyncio.run(load(server.url, tokens[:5], page, 0, 2))  # warm up
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name, fn, paced in (("decision write", decision, rate), ("queue page (20, evidence)", page, page_rate)):
             for mode, r in (("paced", paced), ("saturated", 0.0)):
                 run_id = f"{name}-{mode}"
@@ -229,9 +230,10 @@ def main(
     table = Table(title=f"Review API, {segments:,} segments, {clients} clients ({os.cpu_count()} CPUs, {'SQLite' if not database_url else database_url.split(':')[0]})")
     for col in ("workload", "mode", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"):
         table.add_column(col)
-    for r in rows:
-        mode = f"{r['mode']} ({r['rate_per_client']:g}/s each)" if r["rate_per_client"] else r["mode"]
-        table.add_row(r["workload"], mode, f"{r['throughput_rps']:.0f}", f"{r['p50_ms']:.1f}", f"{r['p90_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}", str(r["errors"]))
+    for row in rows:
+        mode = f"{row['mode']} ({row['rate_per_client']:g}/s each)" if row["rate_per_client"] else row["mode"]
+        table.add_row(row["workload"], mode, f"{row['throughput_rps']:.0f}", f"{row['p50_ms']:.1f}", f"{row['p90_ms']:.1f}", f"{row['p99_ms']:.1f}",
+                      f"{row['max_ms']:.0f}", str(row["errors"]))
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     record = {"segments": segments, "clients": clients, "seconds": seconds, "database": "sqlite" if not database_url else database_url.split(":")[0],

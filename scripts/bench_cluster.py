@@ -36,7 +36,7 @@ SHARED = ROOT.parent / "shared" / "datasets"
 console = Console()
 
 
-def _embedder():  # type: ignore[no-untyped-def]
+def _embedder():
     from service.pipeline import build_embedder
     from service.settings import get_settings
 

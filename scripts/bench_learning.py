@@ -26,6 +26,7 @@ import os
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import typer
@@ -37,7 +38,7 @@ SHARED = ROOT.parent / "shared" / "datasets"
 CHECKPOINTS = (0, 25, 50, 100, 200, 400)
 
 
-def _embed(texts: list[str]):  # type: ignore[no-untyped-def]
+def _embed(texts: list[str]):
     from models.base import Span
     from service.pipeline import build_embedder
     from service.settings import get_settings
@@ -47,7 +48,7 @@ def _embed(texts: list[str]):  # type: ignore[no-untyped-def]
     return embedder, embedder.encode_segments(texts, spans)
 
 
-def _human_reference(data, test: np.ndarray, dataset: str) -> dict:  # type: ignore[no-untyped-def]
+def _human_reference(data, test: np.ndarray, dataset: str) -> dict:
     from eval.agreement import krippendorff_alpha
     from eval.simulation import score
 
@@ -77,7 +78,7 @@ def _human_reference(data, test: np.ndarray, dataset: str) -> dict:  # type: ign
             "median_alpha_vs_majority_including_self": float(np.median(all_ok))}
 
 
-def _tuning(embedder, data, steps_run: list[int]):  # type: ignore[no-untyped-def]
+def _tuning(embedder, data, steps_run: list[int]):
     from eval.simulation import Tuning
     from models.classifiers.finetune import (
         FineTuneConfig,
@@ -106,7 +107,7 @@ def main(
 ) -> None:
     from eval.datasets import load_benoit, load_qabstracts
     from eval.report import reliability_plot
-    from eval.simulation import predict_labels, score, simulate
+    from eval.simulation import Simulation, predict_labels, score, simulate
     from models.classifiers.learned import HeadConfig, segment_features
     from models.classifiers.zero_shot import ZeroShotClassifier
     from models.codebook import load_codebook, parse_codebook
@@ -141,6 +142,7 @@ def main(
         test_docs = set(rng.choice(docs, size=int(0.3 * len(docs)), replace=False))
         is_test = np.array([d in test_docs for d in data.doc_ids])
     else:
+        assert data.gold is not None, "benoit carries expert gold items"
         is_test = rng.random(n) < 0.3
         is_test |= data.gold[:, 0] >= 0
     train, test = np.flatnonzero(~is_test), np.flatnonzero(is_test)
@@ -150,16 +152,17 @@ def main(
     def head(seed: int) -> HeadConfig:
         return HeadConfig(C=1.0, exclusive=codebook.exclusive, seed=seed)
 
-    runs: dict[str, list[list[dict]]] = {"learned": [], "random": []}
-    final_model = None
+    orderings: tuple[Literal["learned", "random"], ...] = ("learned", "random")
+    runs: dict[str, list[list[dict[str, Any]]]] = {o: [] for o in orderings}
+    final: Simulation | None = None
     for seed in range(seeds):
-        for ordering in runs:
+        for ordering in orderings:
             t1 = time.perf_counter()
             sim = simulate(features, enc.vectors, prior, data.truth, train, test, data.codes, ordering=ordering,
                            checkpoints=CHECKPOINTS, at_least_one=at_least_one, seed=seed, head=head(seed), tuning=tuning)
             runs[ordering].append([vars(p) for p in sim.curve])
             if ordering == "learned" and seed == 0:
-                final_model, final_features = sim.model, sim.features
+                final = sim
             console.print(f"seed {seed} {ordering}: {time.perf_counter() - t1:.0f} s, macro kappa at 400: {sim.curve[-1].macro_kappa:.3f}")
 
     def mean_at(ordering: str, key: str) -> list[float]:
@@ -171,8 +174,9 @@ def main(
               "cpus": os.cpu_count(), "tuning": tune, "fine_tune_steps": sorted(set(steps_run))}
 
     # calibration of the learned model after 400 decisions (seed 0), on the held-out units
-    proba_test = final_model.predict_proba(final_features[test], prior[test])
-    record["calibrated_codes"] = [c for c in data.codes if final_model.calibrated(c)]
+    assert final is not None, "seed 0's learned run is the first run"
+    proba_test = final.model.predict_proba(final.features[test], prior[test])
+    record["calibrated_codes"] = [c for c in data.codes if final.model.calibrated(c)]
     out.mkdir(parents=True, exist_ok=True)
     reliability_plot({"after 400 decisions": (proba_test, data.truth[test])}, out / f"reliability-{dataset}.png")
     record["final_ece"] = runs["learned"][0][-1]["ece"]
@@ -194,6 +198,7 @@ def main(
     else:
         console.print(f"human reference ({human['what']}): α {human['median_alpha']:.3f} over {human['workers']} workers "
                       f"(against a majority that includes the worker: {human['median_alpha_vs_majority_including_self']:.3f})")
+        assert data.gold is not None, "benoit carries expert gold items"
         gold_rows = np.flatnonzero(data.gold[:, 0] >= 0)
         at_200 = simulate(features, enc.vectors, prior, data.truth, train, gold_rows, data.codes, ordering="learned",
                           checkpoints=(100, 200), at_least_one=False, seed=0, head=head(0), tuning=tuning)

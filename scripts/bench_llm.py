@@ -19,6 +19,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -43,7 +44,7 @@ def main(
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from models.codebook import seed_codebook
-    from models.llm.base import ResponseCache
+    from models.llm.base import Backend, ResponseCache
     from models.llm.coder import LLMCoder
     from service.discovery.files import discover_inputs
     from service.jobs.llm_rerank import passages_in_context
@@ -59,9 +60,12 @@ def main(
     codebook = seed_codebook()
     data, _ = discover_inputs(settings, [ROOT / "models" / "data" / "sample_corpus"], text_column="response")  # read, embedded, scored
     passages = passages_in_context(data.texts, data.documents, data.speakers)
-    pairs = sorted(((float(data.scores[i, j]), i, data.codes[j]) for i in range(len(data.texts)) for j in range(len(data.codes))), reverse=True)
+    scores = data.scores
+    assert scores is not None, "discover_inputs scores every segment"
+    pairs = sorted(((float(scores[i, j]), i, data.codes[j]) for i in range(len(data.texts)) for j in range(len(data.codes))), reverse=True)
     items = [(passages[i], code) for _, i, code in pairs[:suggestions]]
 
+    llm: Backend
     if backend == "openai":
         from models.llm.openai_http import OpenAICompatible
 
@@ -81,7 +85,7 @@ def main(
     t0 = time.perf_counter()
     coder.verify(items)
     warm = time.perf_counter() - t0
-    result = {
+    result: dict[str, Any] = {
         "backend": backend, "model": getattr(llm, "model_id", model), "device": getattr(llm, "device", "server"),
         "precision": getattr(llm, "precision", "server"), "suggestions": len(items), "cold_seconds": round(cold, 3),
         "cold_per_second": round(len(items) / cold, 2), "cached_per_second": round(len(items) / max(warm, 1e-9), 1), "note": note,

@@ -16,6 +16,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -60,7 +61,7 @@ def main(decisions: int = typer.Option(10_000), out: Path = typer.Option(Path("b
         made.append(Decision(i, codes[int(rng.integers(len(codes)))], False))
     prior = np.full((len(texts), len(codes)), 0.3)
     console = Console()
-    results = []
+    results: list[dict[str, Any]] = []
     with threadpool_limits(2):
         t0 = time.perf_counter()
         features = segment_features(vectors, docs, ords, texts)

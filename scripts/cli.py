@@ -15,6 +15,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -42,7 +43,7 @@ out_console = Console()
 class SpeedColumn(ProgressColumn):
     """Segments per second, from rich's moving estimate."""
 
-    def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+    def render(self, task) -> Text:
         if task.fields.get("scan"):
             return Text("")
         speed = task.finished_speed or task.speed
@@ -60,7 +61,7 @@ def sample_corpus_path() -> Path:
     return Path(str(resources.files("models.data").joinpath("sample_corpus")))
 
 
-def _print_result(result, top: int = 25) -> None:  # type: ignore[no-untyped-def]
+def _print_result(result, top: int = 25) -> None:
     table = Table(title=f"Codes proposed ({result.suggestions} suggestions)", title_justify="left")
     table.add_column("code", no_wrap=True)
     table.add_column("segments", justify="right")
@@ -114,8 +115,8 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
             TextColumn("[bold]{task.fields[label]}"), BarColumn(), MofNCompleteColumn(), SpeedColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=quiet,
         )
-        task: list[int] = []
-        scanning: list[int] = []
+        task: list[TaskID] = []
+        scanning: list[TaskID] = []
 
         def on_scan(documents: int, segments: int) -> None:
             if not scanning:

@@ -20,7 +20,7 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def open_database(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def open_database(data_dir: Path | None, database_url: str | None):
     """(settings, migrated Database) for the options."""
     from service.settings import get_settings
     from service.storage.db import Database

@@ -71,7 +71,7 @@ def cluster(
     console.print(f"Wrote {', '.join(str(p) for p in written.values())}", highlight=False)
 
 
-def _llm_coder(settings, codebook):  # type: ignore[no-untyped-def]
+def _llm_coder(settings, codebook):
     """An LLMCoder when LOUPE_LLM_BACKEND is set, else None."""
     if settings.llm_backend == "none":
         return None
@@ -82,7 +82,7 @@ def _llm_coder(settings, codebook):  # type: ignore[no-untyped-def]
     return LLMCoder(build_llm(settings), codebook, cache=ResponseCache(settings.llm_cache_path))
 
 
-def _project_data(settings, project_id: int):  # type: ignore[no-untyped-def]
+def _project_data(settings, project_id: int):
     from service.discovery.clusters import project_segments
     from service.pipeline import Pipeline
     from service.projects.access import get_project
@@ -99,7 +99,7 @@ def _project_data(settings, project_id: int):  # type: ignore[no-untyped-def]
     return data.ids, data, project.name
 
 
-def _print(found, texts: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _print(found, texts: list[str]) -> None:
     c = found.clustering
     console.print(f"{c.n_clusters} clusters ({c.method}), {int((c.labels < 0).sum())} of {len(texts)} segments as noise; "
                   f"{len(found.candidates)} candidate codes.", highlight=False)

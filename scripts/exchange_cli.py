@@ -67,7 +67,7 @@ def import_(
     _print_validation(info["validation"])
 
 
-def _print_import(project_id: int, info: dict) -> None:  # type: ignore[type-arg]
+def _print_import(project_id: int, info: dict) -> None:
     console.print(f"Project {project_id} ({info['name']}): {len(info['documents'])} documents, {info['codes']} codes, "
                   f"{info['codings']} codings as {info['decisions']} decisions.", highlight=False)
     table = Table(title="Coders (tokens are shown once; keep them)", title_justify="left")
@@ -82,7 +82,7 @@ def _print_import(project_id: int, info: dict) -> None:  # type: ignore[type-arg
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
-def _print_validation(v: dict) -> None:  # type: ignore[type-arg]
+def _print_validation(v: dict) -> None:
     if v["validated"]:
         console.print(f"Validated against {v['schema']}.", highlight=False)
     else:
