@@ -42,6 +42,9 @@ def test_suggest_job_with_llm_verification(make_server, tmp_path):
     again = wait_for_job(owner, pid, owner.ok("POST", f"/projects/{pid}/jobs", 202, json={"kind": "suggest"})["id"])
     assert again["status"] == "done" and again["counts"]["llm_verified"] == 8 and again["counts"]["llm_cached"] == 8
 
+    # Only participants' turns are clustered, and at threshold 0.3 most carry a code: raise the
+    # threshold so that some clusters are poorly covered and become candidates for the LLM to name.
+    owner.ok("PATCH", f"/projects/{pid}", json={"threshold": 0.95})
     clustered = wait_for_job(owner, pid, owner.ok("POST", f"/projects/{pid}/jobs", 202, json={
         "kind": "cluster", "params": {"method": "kmeans", "k": 3, "coverage_threshold": 1.0}})["id"])
     assert clustered["status"] == "done", clustered["error"]

@@ -40,5 +40,5 @@ def test_no_server_errors(case, live):
     params = case.path_parameters or {}
     if "project_id" in params and isinstance(params["project_id"], int) and params["project_id"] % 4 != 0:
         params["project_id"] = pid
-    response = case.call(base_url=server.url, headers={"Authorization": headers["authorization"]})
+    response = case.call(base_url=server.url, headers={"Authorization": headers["Authorization"]})
     assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:500]}"
