@@ -115,7 +115,7 @@ def one(size: int, method: str, cache: Path, seed: int) -> dict:
     carried = member_codes(None, [], 0.5, {i: {"coded"} for i in range(0, size, 3)})  # a third of the segments carry a code
     rss_before = _peak_rss_mb()
     t0 = time.perf_counter()
-    found = discover(x, t_texts, t_docs, [None] * size, carried, DiscoveryConfig(clustering=ClusterConfig(method=method, seed=seed)))  # type: ignore[arg-type]
+    found = discover(x, t_texts, t_docs, [None] * size, carried, DiscoveryConfig(clustering=ClusterConfig(method=method, seed=seed)))  # type: ignore[arg-type]  # --methods is a str; ClusterConfig refuses an unknown method
     seconds = time.perf_counter() - t0
     return {"size": size, "method": found.clustering.method, "seconds": round(seconds, 2), "clusters": found.clustering.n_clusters,
             "noise": int((found.clustering.labels < 0).sum()), "candidates": len(found.candidates),

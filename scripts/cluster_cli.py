@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from models.base import LoupeError
@@ -50,7 +50,7 @@ def cluster(
     if method not in ("auto", "hdbscan", "kmeans"):
         _fail(f"--method must be auto, hdbscan or kmeans, not {method!r}")
     config = DiscoveryConfig(
-        clustering=ClusterConfig(method=method, min_cluster_size=min_cluster_size, k=k, seed=seed),  # type: ignore[arg-type]
+        clustering=ClusterConfig(method=method, min_cluster_size=min_cluster_size, k=k, seed=seed),  # type: ignore[arg-type]  # method was checked against the three above
         coverage_threshold=coverage_threshold, projection=projection,
     )
     try:
@@ -104,8 +104,9 @@ def _print(found, texts: list[str]) -> None:
     console.print(f"{c.n_clusters} clusters ({c.method}), {int((c.labels < 0).sum())} of {len(texts)} segments as noise; "
                   f"{len(found.candidates)} candidate codes.", highlight=False)
     table = Table(title="Clusters (candidates marked *)", title_justify="left")
-    for col, just in (("#", "right"), ("size", "right"), ("coverage", "right"), ("keywords", "left"), ("top codes", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("#", "right"), ("size", "right"), ("coverage", "right"), ("keywords", "left"), ("top codes", "left"))
+    for col, just in columns:
+        table.add_column(col, justify=just)
     for cl in found.clusters[:30]:
         table.add_row(f"{cl.label}{'*' if cl.candidate else ''}", str(cl.size), f"{cl.coverage:.0%}",
                       ", ".join(w for w, _ in cl.keywords[:5]), ", ".join(f"{code} ({n})" for code, n in cl.codes[:2]))

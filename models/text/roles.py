@@ -137,7 +137,9 @@ def is_interviewer_label(label: str | None, labels: Collection[str] = DEFAULT_IN
 
 def is_participant_label(label: str | None) -> bool:
     """True for the usual participant labels: P08, P 3, R, R1, A, Participant 4, Respondent, Interviewee."""
-    return bool(label) and bool(_PARTICIPANT_RE.match(label.strip().strip("*_").rstrip(".")))  # type: ignore[union-attr]
+    if not label:
+        return False
+    return bool(_PARTICIPANT_RE.match(label.strip().strip("*_").rstrip(".")))
 
 
 def is_speaker_key(label: str) -> bool:

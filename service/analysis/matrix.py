@@ -103,7 +103,7 @@ def matrix_query(session: Session, *, project: Project, rows: dict, cols: dict, 
     scope = segments_in_scope(session, project=project, where=where or {})
     if scope is not None:
         us = [u for u in us if u.segment_id in scope]
-    return matrix(us, axis(session, project, us, rows), axis(session, project, us, cols), measure)  # type: ignore[arg-type]
+    return matrix(us, axis(session, project, us, rows), axis(session, project, us, cols), measure)  # type: ignore[arg-type]  # measure is a str here (request schema or CLI); matrix() types it as its Literal
 
 
 def counts(session: Session, *, project: Project, coder_ids: list[int] | None = None, window: int = 0) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def discover_inputs(settings: Settings, paths: list[Path], *, codebook: str = "s
     """Arrays for discovery over files; segment ids are 'document#ordinal'. Raises LoupeError."""
     book = resolve_codebook(codebook)
     pipeline = Pipeline(settings)
-    corpus = load_corpus(paths, read=ReadOptions(text_column=text_column), segmentation=SegmentationConfig(unit=unit),  # type: ignore[arg-type]
+    corpus = load_corpus(paths, read=ReadOptions(text_column=text_column), segmentation=SegmentationConfig(unit=unit),  # type: ignore[arg-type]  # unit is the CLI's str; SegmentationConfig refuses an unknown one
                          count_tokens=pipeline.embedder.count_tokens)
     segs = [s for s in corpus.segments if s.codable]  # header lines and interviewer turns are not clustered
     classifier = pipeline.classifier(book, threshold)

@@ -191,7 +191,7 @@ class JobRun:
         else:
             ranks = rank_pairs(
                 np.array([r.score for r in keep]), np.array([code_ix.get(r.code, -1) for r in keep]),
-                segs.vectors[[row_of[r.segment_id] for r in keep]], mode=project.queue_mode,  # type: ignore[arg-type]
+                segs.vectors[[row_of[r.segment_id] for r in keep]], mode=project.queue_mode,  # type: ignore[arg-type]  # a str column; the project schema admits only rank_pairs' modes
                 decisions_per_code={code_ix[c]: int(v) for c, v in per_code.items() if c in code_ix},
             )
         with self.db.write() as s:
