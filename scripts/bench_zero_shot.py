@@ -363,7 +363,7 @@ POLICIES: dict[str, dict] = {
 }
 
 
-def _segments(records: list[dict]):  # type: ignore[no-untyped-def]
+def _segments(records: list[dict]):
     from models.base import Segment, Span
 
     return [Segment(id=r["id"], document_id=r["document"], ordinal=int(r["ordinal"]), start=int(r["start"]), end=int(r["end"]),
