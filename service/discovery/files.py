@@ -31,7 +31,7 @@ def discover_inputs(settings: Settings, paths: list[Path], *, codebook: str = "s
         part = segs[lo:lo + chunk]
         encoded = pipeline.embedder.encode_segments([s.text for s in part], [s.sentences for s in part])
         vectors[lo:lo + len(part)] = encoded.vectors
-        scores[lo:lo + len(part)] = classifier.score(encoded)
+        scores[lo:lo + len(part)] = classifier.score(encoded, part)
     data = ProjectSegments(
         ids=[f"{s.document_id}#{s.ordinal}" for s in segs], texts=[s.text for s in segs], documents=[s.document_id for s in segs],
         speakers=[s.speaker for s in segs], vectors=vectors, carried=member_codes(scores, classifier.codes, threshold),

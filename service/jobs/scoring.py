@@ -95,7 +95,7 @@ class JobRun:
         for lo in range(0, n, self.chunk):  # pass 1: vectors (stored when missing) and zero-shot scores
             hi = min(n, lo + self.chunk)
             encoded = self._encode(segs, lo, hi, [r.vector_model for r in rows[lo:hi]])
-            prior[lo:hi] = classifier.score(encoded)
+            prior[lo:hi] = classifier.score(encoded, segs.segments[lo:hi])  # segments: exclude-named phrases are neutralised
             if not entries:
                 self._store(segs, lo, hi, encoded, prior[lo:hi], classifier, book, model_name, stats)
             self._progress(done=hi)
