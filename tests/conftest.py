@@ -23,12 +23,12 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-_LAYER_MARKS = {"api": ("server",), "web": ("server", "browser")}
+_LAYER_MARKS = {"api": ("server",), "web": ("server", "browser"), "scale": ("slow",)}
 
 
 def pytest_collection_modifyitems(config, items):
     """Markers by where a test lives: tests/api and tests/web start real servers, tests/web drives
-    Chromium, the Ray engine test starts a cluster, and the PostgreSQL cases of a `backend`
+    Chromium, tests/scale encodes thousands of segments, the Ray engine test starts a cluster, and the PostgreSQL cases of a `backend`
     parameter need the database server."""
     for item in items:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
