@@ -71,6 +71,29 @@ def test_head_learns_what_context_decides_and_keeps_prior_without_decisions():
     assert head.calibrated("intro")
 
 
+def test_per_code_head_adds_its_evidence_to_the_prior_and_keeps_its_scale():
+    """The blend rule (docs/learning.md, "Learning that starts well"): p = sigmoid(logit(prior) +
+    evidence_weight * z_head). A decided code stays on the prior's scale, so decisions that agree with
+    a saturated prior do not pull it below the codes nobody has decided yet (the old interpolation
+    lam * z_head + (1 - lam) * z_prior did, whatever the decisions said)."""
+    from models.classifiers.calibration import logit
+
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(200, 8)).astype(np.float32)
+    prior = np.full((200, 2), 0.999)  # a zero-shot prior near 1 for both codes
+    decisions = [Decision(i, "a", bool(f[i, 0] > 0)) for i in range(25)]  # 25 decisions, code "a" only
+    head = LearnedHead(["a", "b"], HeadConfig(seed=0)).fit(f, decisions, prior)
+    p = head.predict_proba(f[25:], prior[25:])
+    assert np.allclose(p[:, 1], 0.999)  # no decisions: the prior
+    z = head._models["a"].decision_function(f[25:])
+    assert np.allclose(p[:, 0], 1 / (1 + np.exp(-(logit(prior[25:, 0]) + HeadConfig().evidence_weight * z))))
+    yes = f[25:, 0] > 0
+    assert (p[yes, 0] > p[yes, 1]).mean() > 0.8  # accepted where the analyst said yes: above the undecided code
+    assert (p[~yes, 0] < p[~yes, 1]).mean() > 0.8  # and below it where they said no
+    old = LearnedHead(["a", "b"], HeadConfig(seed=0)).fit(f, decisions, prior)._blend(z, prior[25:, 0], 25)
+    assert (old[yes] < 0.999).all()  # the old rule lowered even the yes rows
+
+
 def test_latest_decision_wins_and_training_is_reproducible_and_fast():
     assert latest_labels([Decision(1, "a", True), Decision(1, "a", False)], ["a"]) == {"a": {1: 0}}
     rng = np.random.default_rng(0)
