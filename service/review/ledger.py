@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from service.codebooks.versions import codebook_of, current_ref
 from service.errors import Conflict, Invalid, NotFound, ServiceError
 from service.projects.access import Caller, in_project
-from service.storage.tables import Decision, Job, Project, SegmentRow, Suggestion
+from service.storage.tables import Decision, DocumentRow, Job, Project, SegmentRow, Suggestion
 
 Verdict = Literal["accept", "reject", "replace", "add", "undo"]
 
@@ -35,6 +35,8 @@ class DecisionInput:
     undoes: int | None = None
     memo: str | None = None
     client_key: str | None = None
+    start: int | None = None  # add: a selection [start, end) of the document's text
+    end: int | None = None
 
 
 def _state_before(session: Session, *, coder_id: int, segment_id: int, before_id: int | None, codes: Iterable[str]) -> dict[str, bool]:
@@ -53,7 +55,25 @@ def _state_before(session: Session, *, coder_id: int, segment_id: int, before_id
 def _same(existing: Decision, data: DecisionInput) -> bool:
     return existing.verdict == data.verdict and (data.segment_id in (None, existing.segment_id)) and (
         data.code in (None, existing.code)
-    ) and existing.new_code == data.new_code and existing.undoes_id == data.undoes
+    ) and existing.new_code == data.new_code and existing.undoes_id == data.undoes and (
+        (data.start, data.end) in ((None, None), (existing.span_start, existing.span_end)))
+
+
+def _selection(session: Session, *, data: DecisionInput, segment_id: int) -> tuple[int | None, int | None]:
+    """The selection an `add` codes: (start, end) checked against the segment, or (None, None)."""
+    if data.start is None and data.end is None:
+        return None, None
+    if data.verdict != "add":
+        raise Invalid("start/end (a selection) go with verdict 'add' only")
+    if data.start is None or data.end is None or data.start >= data.end:
+        raise Invalid("a selection needs both start and end, with start < end")
+    seg = session.execute(select(SegmentRow.start, SegmentRow.end, func.length(DocumentRow.text).label("length"))
+                          .join(DocumentRow, DocumentRow.id == SegmentRow.document_id).where(SegmentRow.id == segment_id)).one()
+    if data.end > seg.length:
+        raise Invalid(f"the selection ends at {data.end}, past the document's end ({seg.length} characters)")
+    if data.end <= seg.start or data.start >= seg.end:
+        raise Invalid(f"the selection [{data.start}, {data.end}) does not overlap segment {segment_id} [{seg.start}, {seg.end})")
+    return data.start, data.end
 
 
 def record(session: Session, *, project: Project, coder: Caller, data: DecisionInput) -> tuple[Decision, bool]:
@@ -90,6 +110,7 @@ def record(session: Session, *, project: Project, coder: Caller, data: DecisionI
         raise NotFound("segment", segment_id)
     if code is None:
         raise Invalid("say which code: send code (or suggestion_id)")
+    span_start, span_end = _selection(session, data=data, segment_id=segment_id)
 
     if data.verdict in ("accept", "reject"):
         effects = {code: data.verdict == "accept"}
@@ -115,6 +136,7 @@ def record(session: Session, *, project: Project, coder: Caller, data: DecisionI
         suggestion_id=suggestion.id if suggestion else None,
         suggested_score=suggestion.score if suggestion else None, suggested_model=suggestion.model if suggestion else None,
         undoes_id=undone.id if undone else None, memo=data.memo, client_key=data.client_key,
+        span_start=span_start, span_end=span_end,
     )
     session.add(entry)
     session.flush()
@@ -202,6 +224,13 @@ def fold(rows: Iterable[Decision]) -> Folded:
             moved = spans.pop((d.segment_id, d.coder_id, d.code), [])
             target = spans[(d.segment_id, d.coder_id, d.new_code)]
             target.extend(m for m in moved if all((s, e) != m[:2] for s, e, _ in target))
+            continue
+        if d.verdict == "undo":  # the undone entry's selections go; a code still applied keeps the others
+            for code, applied in d.effects.items():
+                key = (d.segment_id, d.coder_id, code)
+                kept = [m for m in spans.pop(key, []) if m[2].id != d.undoes_id]
+                if applied:
+                    spans[key] = kept or [(None, None, d)]
             continue
         for code, applied in d.effects.items():
             key = (d.segment_id, d.coder_id, code)

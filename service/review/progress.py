@@ -59,6 +59,7 @@ def document_codings(session: Session, *, project: Project, document_id: int, co
     scope = set(coder_ids) if coder_ids is not None else None
     for (segment_id, coder_id, code), spans in current_spans(session, project, scope, document_id=document_id).items():
         for start, end, d in spans:
-            out.append({"segment_id": segment_id, "start": start, "end": end, "code": code, "coder": names.get(coder_id), "decision_id": d.id})
+            out.append({"segment_id": segment_id, "start": start, "end": end, "code": code, "coder": names.get(coder_id), "decision_id": d.id,
+                        "memo": d.memo})
     unique = {(r["start"], r["end"], r["code"], r["coder"]): r for r in sorted(out, key=lambda r: r["decision_id"])}
     return sorted(unique.values(), key=lambda r: (r["start"], r["end"], r["code"], r["coder"] or ""))

@@ -61,6 +61,7 @@ class DecisionCreate(BaseModel):
                 {"suggestion_id": 12, "verdict": "accept", "client_key": "7f8c-1"},
                 {"suggestion_id": 13, "verdict": "replace", "new_code": "trust/institutional", "memo": "about the trust board"},
                 {"segment_id": 40, "verdict": "add", "code": "power/resources"},
+                {"segment_id": 40, "verdict": "add", "code": "power/resources", "start": 1210, "end": 1262},
                 {"verdict": "undo", "undoes": 101},
             ]
         },
@@ -74,6 +75,9 @@ class DecisionCreate(BaseModel):
     undoes: int | None = Field(None, ge=1, le=MAX_ID, description="undo: the id of your decision to undo")
     memo: str | None = Field(None, max_length=20_000)
     client_key: str | None = Field(None, max_length=100, description="idempotency key: a retry with the same key returns the stored decision")
+    start: int | None = Field(None, ge=0, le=MAX_ID, description="add: the selection's first character in the document's text "
+                              "(with end; it must overlap the segment; default: the whole segment)")
+    end: int | None = Field(None, ge=1, le=MAX_ID, description="add: the selection's end offset (exclusive)")
 
 
 class DecisionRead(Read):
@@ -91,6 +95,8 @@ class DecisionRead(Read):
     suggested_model: str | None
     undoes_id: int | None
     memo: str | None
+    span_start: int | None = Field(description="the selection coded, when not the whole segment")
+    span_end: int | None
     client_key: str | None
     created_at: datetime
 
@@ -153,6 +159,7 @@ class CodingSpan(BaseModel):
     code: str
     coder: str | None
     decision_id: int = Field(description="the ledger entry that applied the code to this span")
+    memo: str | None = Field(None, description="that entry's memo")
 
 
 class ErrorRead(BaseModel):
