@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
 from models.text.segment import Unit as SegmentUnit
 from service.deps import (
@@ -45,8 +46,8 @@ async def upload(
 ) -> list[DocumentRead]:
     """Upload a file; it is read, stored unchanged, and segmented. Unusable files get 415/422 with the reason."""
     data = await read_limited(file, settings.max_upload_bytes)
-    return svc.upload_documents(
-        db, project=project, coder=coder, filename=file.filename or "", data=data, unit=cast(SegmentUnit, unit),
+    return await run_in_threadpool(  # reading and segmenting a large file must not hold up the event loop
+        svc.upload_documents, db, project=project, coder=coder, filename=file.filename or "", data=data, unit=cast(SegmentUnit, unit),
         options=svc.UploadOptions(text_column=text_column, id_column=id_column or None, encoding=encoding or None),
         count_tokens=pipeline.embedder.count_tokens,
     )

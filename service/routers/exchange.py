@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
 from service.deps import (
     MAX_ID,
@@ -43,8 +44,8 @@ async def import_project(
     used is refused whole (422, with the element path) and nothing is stored. Tokens for the
     imported coders are in the response (shown once)."""
     data = await read_limited(file, settings.max_upload_bytes)
-    return transfer.import_project_file(
-        db, admin_token=settings.admin_token, token=tok, filename=file.filename, data=data, owner=owner, name=name,
+    return await run_in_threadpool(  # an import reads, checks and stores a whole archive: off the event loop
+        transfer.import_project_file, db, admin_token=settings.admin_token, token=tok, filename=file.filename, data=data, owner=owner, name=name,
         schema_dir=settings.refi_schema_dir, count_tokens=pipeline.embedder.count_tokens,
     )
 
@@ -77,5 +78,5 @@ async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, runner:
     """Import a .qdc codebook as the project's next version (nested codes, names, colours,
     descriptions; each code's GUID is kept for later exports), and queue a suggest job under it."""
     data = await read_limited(file, settings.max_upload_bytes)
-    return transfer.import_codebook_file(db, runner, project=project, coder=coder, filename=file.filename, data=data,
-                                         schema_dir=settings.refi_schema_dir)
+    return await run_in_threadpool(transfer.import_codebook_file, db, runner, project=project, coder=coder, filename=file.filename, data=data,
+                                   schema_dir=settings.refi_schema_dir)

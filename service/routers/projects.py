@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Path, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
 
 from service.codebooks import files as codebook_files
 from service.codebooks import versions as books
@@ -116,4 +117,4 @@ async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, runner:
                           file: Annotated[UploadFile, File(description="a .yaml, .yml or .json codebook file")]) -> Any:
     """Import a codebook file as a new version."""
     data = await read_limited(file, settings.max_upload_bytes)
-    return codebook_files.import_file(db, runner, project=project, coder=coder, filename=file.filename, data=data)
+    return await run_in_threadpool(codebook_files.import_file, db, runner, project=project, coder=coder, filename=file.filename, data=data)
