@@ -18,18 +18,36 @@ class LoupeError(Exception):
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """Where the stretch [start, end) of a document's text came from in its source file: the page
+    of a PDF (1-based), the times of a caption cue (seconds), the speaker column of a table row, or
+    the part of a .docx ("table" for a table row, "comment" for a reviewer's comment)."""
+
+    start: int
+    end: int
+    page: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    speaker: str | None = None
+    part: str | None = None
+
+
+@dataclass(frozen=True)
 class Document:
     """One source text, stored unchanged.
 
     `id` is stable across runs (derived from the file path, or the row id for tabular input).
+    `anchors`: where stretches of the text came from (see Anchor), sorted by start, not overlapping;
+    empty for plain text.
     """
 
     id: str
     text: str
     source: str  # the file it came from
-    format: str  # txt, md, docx, vtt, srt, csv, jsonl
+    format: str  # txt, md, docx, pdf, vtt, srt, csv, jsonl
     is_transcript: bool = False
     metadata: dict[str, str] = field(default_factory=dict)
+    anchors: tuple[Anchor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,7 @@ class Segment:
 
     Invariant: `document.text[start:end] == text`.
     `sentences` are spans relative to `text` (not to the document).
+    `page`, `start_s`, `end_s`: where it sits in the source (models.text.anchors.locate).
     `role`: "data" (what a participant wrote or said), "metadata" (a title or header line at the
     top of a document, a closing line at its end) or "interviewer" (an interviewer's turn). Every
     segment stays in the document for context; only data is coded and clustered (`codable`).
@@ -65,6 +84,9 @@ class Segment:
     speaker: str | None = None
     sentences: tuple[Span, ...] = ()
     role: Role = "data"
+    page: int | None = None  # the PDF page the segment starts on (1-based)
+    start_s: float | None = None  # caption time span (.vtt/.srt): the earliest cue the segment overlaps
+    end_s: float | None = None  # ... and the latest cue's end
 
     @property
     def codable(self) -> bool:

@@ -12,6 +12,8 @@ each title or metadata line at the top of a document, and each closing line at i
 segment of its own with role "metadata" (whatever the unit); turns of an interviewer's label
 (SegmentationConfig.interviewer_labels) have role "interviewer". Only role "data" is coded and
 clustered (`Segment.codable`). Rows of .csv/.jsonl files are responses: they have no header lines.
+A .docx's comments (after its body) are metadata lines too. Each segment's page and caption times
+come from the document's anchors (models.text.anchors); they never move its offsets.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from models.base import Document, LoupeError, Role, Segment, Span
+from models.text.anchors import Locator, comments_start
 from models.text.readers import SPEAKER_RE, speaker_labels
 from models.text.roles import DEFAULT_INTERVIEWER_LABELS, body_range, is_interviewer_label, line_spans
 
@@ -178,6 +181,7 @@ def segment_document(
 
     # Header and closing lines: one metadata segment per line, whatever the unit.
     body_start, body_end = (0, len(text)) if doc.format in TABULAR_FORMATS else body_range(text)
+    body_end = max(body_start, min(body_end, comments_start(doc.anchors, len(text))))  # .docx comments close the text
     groups: list[tuple[str | None, Role, list[Span]]] = []
 
     def add_lines(start: int, end: int) -> None:
@@ -216,9 +220,11 @@ def segment_document(
     add_lines(body_end, len(text))
 
     segments = []
+    locator = Locator(doc.anchors)
     for ordinal, (speaker, role, sents) in enumerate(groups):
         start, end = sents[0].start, sents[-1].end
         rel = tuple(Span(s.start - start, s.end - start) for s in sents)
+        where = locator.at(start, end)
         segments.append(
             Segment(
                 id=f"{doc.id}#{ordinal}",
@@ -227,9 +233,12 @@ def segment_document(
                 start=start,
                 end=end,
                 text=text[start:end],
-                speaker=speaker,
+                speaker=speaker or where.speaker,
                 sentences=rel,
                 role=role,
+                page=where.page,
+                start_s=where.start_s,
+                end_s=where.end_s,
             )
         )
     return segments

@@ -104,7 +104,8 @@ def test_duplicate_row_ids_are_refused(tmp_path):
 @pytest.mark.parametrize(
     "name,content,error,message",
     [
-        ("x.pdf", b"%PDF-1.4", UnsupportedFormat, "unsupported file type .pdf"),
+        ("x.rtf", b"{\\rtf1 hello}", UnsupportedFormat, "unsupported file type .rtf"),
+        ("x.pdf", b"%PDF-1.4", MalformedFile, "not a readable PDF"),
         ("bin.txt", b"\x00\x01\x02\x00binary", BinaryFile, "binary"),
         ("bad.txt", b"caf\xe9 \xff\xfe\xfa", UndecodableFile, "not valid UTF-8"),
         ("empty.txt", b"  \n\t ", EmptyFile, "is empty"),
