@@ -3,8 +3,11 @@
 Input: reliability data, an array-like of shape (n_units, n_coders) holding category labels, with
 None or NaN where a coder did not code a unit. `ratings(data)` turns it into a `Ratings` object
 that every coefficient takes. Categories are the sorted distinct labels, unless the domain is given
-(`categories=`); weights and interval/ratio distances use the category *values* when they are
-numbers, else their rank.
+(`categories=`). Agreement weights (linear, quadratic) measure the distance between two categories
+by their *index* in that ordered domain by default, as R irr's kappa2, scikit-learn and statsmodels
+do, so a category nobody used does not widen the scale; `distance="value"` uses the category
+values instead (their rank when they are not numbers). Krippendorff's interval and ratio levels
+always use the values.
 
 Every multi-coder coefficient follows Gwet (2014, Handbook of Inter-Rater Reliability, 4th ed.)
 for missing data: observed agreement over units with two or more codings, chance agreement from
@@ -29,6 +32,8 @@ import numpy as np
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")
 Weights = Literal["identity", "linear", "quadratic"] | None
+Distance = Literal["index", "value"]
+DISTANCES: tuple[Distance, ...] = ("index", "value")
 
 
 @dataclass(frozen=True)
@@ -122,11 +127,15 @@ def ratings(data: object, categories: Sequence[object] | None = None) -> Ratings
     return Ratings(categories=cats, codes=codes, counts=counts)
 
 
-def weight_matrix(r: Ratings, weights: Weights = None) -> np.ndarray:
-    """(q, q) agreement weights: identity (1 on the diagonal), linear or quadratic in category values."""
+def weight_matrix(r: Ratings, weights: Weights = None, distance: Distance = "index") -> np.ndarray:
+    """(q, q) agreement weights: identity (1 on the diagonal), or 1 - |d| (linear) or 1 - d^2
+    (quadratic), d the distance between categories k and l scaled to [0, 1]: |k - l| / (q - 1)
+    over the ordered domain (distance "index"), or over the category values ("value")."""
     if weights in (None, "identity"):
         return np.eye(r.q)
-    v = r.numeric_values()
+    if distance not in DISTANCES:
+        raise ValueError(f"unknown weight distance {distance!r}; use index or value")
+    v = np.arange(r.q, dtype=float) if distance == "index" else r.numeric_values()
     span = v.max() - v.min() if r.q > 1 else 1.0
     d: np.ndarray = np.abs(v[:, None] - v[None, :]) / (span or 1.0)
     if weights == "linear":
@@ -197,38 +206,38 @@ def bp_value(sums: np.ndarray, r: Ratings, w: np.ndarray) -> np.ndarray:
 ValueFn = Callable[[np.ndarray, Ratings, np.ndarray], np.ndarray]
 
 
-def _gwet_family(value_fn: ValueFn, data: object, weights: Weights) -> float:
+def _gwet_family(value_fn: ValueFn, data: object, weights: Weights, distance: Distance = "index") -> float:
     r = ratings(data)
-    w = weight_matrix(r, weights)
+    w = weight_matrix(r, weights, distance)
     return float(value_fn(gwet_stats(r, w).sum(axis=0), r, w))
 
 
-def percent_agreement(data: object, weights: Weights = None) -> float:
+def percent_agreement(data: object, weights: Weights = None, distance: Distance = "index") -> float:
     """Share of agreeing coder pairs within units (Gwet's p_a); NaN without a pairable unit."""
-    return _gwet_family(percent_value, data, weights)
+    return _gwet_family(percent_value, data, weights, distance)
 
 
-def fleiss_kappa(data: object, weights: Weights = None) -> float:
+def fleiss_kappa(data: object, weights: Weights = None, distance: Distance = "index") -> float:
     """Fleiss' (1971) kappa, generalised to missing codings and weights (Gwet 2014).
 
     NaN when no unit has two codings, or when every coding is in one category.
     """
-    return _gwet_family(fleiss_value, data, weights)
+    return _gwet_family(fleiss_value, data, weights, distance)
 
 
-def gwet_ac(data: object, weights: Weights = None) -> float:
+def gwet_ac(data: object, weights: Weights = None, distance: Distance = "index") -> float:
     """Gwet's AC1 (identity weights) or AC2 (linear/quadratic weights).
 
     Chance agreement: T_w / (q (q - 1)) * sum_k pi_k (1 - pi_k), T_w the sum of the weights.
     Defined when every coding is in one category (then 1.0 if they all agree); NaN when the
     domain has fewer than two categories or no unit has two codings.
     """
-    return _gwet_family(gwet_value, data, weights)
+    return _gwet_family(gwet_value, data, weights, distance)
 
 
-def brennan_prediger(data: object, weights: Weights = None) -> float:
+def brennan_prediger(data: object, weights: Weights = None, distance: Distance = "index") -> float:
     """Brennan and Prediger's (1981) coefficient: chance agreement T_w / q^2 (1/q unweighted)."""
-    return _gwet_family(bp_value, data, weights)
+    return _gwet_family(bp_value, data, weights, distance)
 
 
 # -- two coders ----------------------------------------------------------------------------------
@@ -268,20 +277,20 @@ def scott_value(sums: np.ndarray, r: Ratings, w: np.ndarray) -> np.ndarray:
     return np.where(total == 0, np.nan, _ratio(po - pe, 1 - pe))
 
 
-def cohen_kappa(data: object, weights: Weights = None) -> float:
+def cohen_kappa(data: object, weights: Weights = None, distance: Distance = "index") -> float:
     """Cohen's (1960) kappa for two coders; linear/quadratic weights give weighted kappa (1968).
 
     Units coded by only one of the two are left out. NaN when no unit is coded by both, or when
     chance agreement is 1 (both coders always used the same single category).
     """
     r = ratings(data)
-    return float(cohen_value(pair_stats(r).sum(axis=0), r, weight_matrix(r, weights)))
+    return float(cohen_value(pair_stats(r).sum(axis=0), r, weight_matrix(r, weights, distance)))
 
 
-def scott_pi(data: object, weights: Weights = None) -> float:
+def scott_pi(data: object, weights: Weights = None, distance: Distance = "index") -> float:
     """Scott's (1955) pi for two coders: chance from the pooled category distribution."""
     r = ratings(data)
-    return float(scott_value(pair_stats(r).sum(axis=0), r, weight_matrix(r, weights)))
+    return float(scott_value(pair_stats(r).sum(axis=0), r, weight_matrix(r, weights, distance)))
 
 
 # -- Krippendorff --------------------------------------------------------------------------------

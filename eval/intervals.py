@@ -1,8 +1,12 @@
 """Bootstrap confidence intervals, diagnostics beside kappa, and the Estimate a report shows.
 
 Intervals are percentile bootstrap intervals over units (units resampled with replacement, seeded,
-so a run is reproducible). Every Estimate carries the numbers behind it (units, pairable units,
-coders) and, whenever its value is NaN, a note saying why.
+so a run is reproducible), except for a value flagged `small_n` (eval.agreement_small: fewer than
+20 pairable units, or fewer than 2 pairable values outside the modal category), whose interval is
+the wider of an analytic one and a Wilson one, and never has width 0. Units nobody coded are
+dropped first (they carry no information, and would only change the bootstrap's draws). Every
+Estimate carries the numbers behind it (units, pairable units, coders, pairable values) and,
+whenever its value is NaN, a note saying why.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from eval.agreement import (
+    Distance,
     Level,
     Ratings,
     Weights,
@@ -32,6 +37,7 @@ from eval.agreement import (
     scott_value,
     weight_matrix,
 )
+from eval.agreement_small import small_sample, small_sample_interval
 
 METRICS = ("percent", "cohen", "scott", "fleiss", "krippendorff", "gwet", "bp")
 METRIC_NAMES = {
@@ -44,6 +50,8 @@ METRIC_NAMES = {
     "bp": "Brennan-Prediger",
 }
 TWO_CODER = {"cohen", "scott"}
+BOOTSTRAP = "percentile bootstrap"
+SMALL_N = "small n: the wider of analytic (Gwet 2014; Cohen: Fleiss-Cohen-Everitt 1969) and Wilson"
 
 
 @dataclass(frozen=True)
@@ -56,13 +64,18 @@ class Estimate:
     n_pairable: int
     n_coders: int
     note: str | None = None
+    n_values: int = 0  # codings in pairable units (the values agreement rests on)
+    n_minority: int = 0  # of them, outside the most frequent category
+    small_n: bool = False  # fewer than MIN_UNITS pairable units or MIN_MINORITY minority values
+    small_n_reason: str | None = None
+    interval_method: str | None = None  # BOOTSTRAP, SMALL_N, or None (no interval)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in asdict(self).items()}
 
 
 def metric_parts(
-    r: Ratings, metric: str, *, level: Level = "nominal", weights: Weights = None
+    r: Ratings, metric: str, *, level: Level = "nominal", weights: Weights = None, distance: Distance = "index"
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """(per-unit statistics (n_units, s), value of their sums (..., s) -> (...)) for a metric.
 
@@ -70,7 +83,7 @@ def metric_parts(
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
-    w = weight_matrix(r, weights)
+    w = weight_matrix(r, weights, distance)
     if metric == "krippendorff":
         return coincidence_stats(r), lambda sums: alpha_value(sums, r, level)
     if metric in TWO_CODER:
@@ -121,30 +134,41 @@ def estimate(
     *,
     level: Level = "nominal",
     weights: Weights = None,
+    distance: Distance = "index",
     ci: float = 0.95,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> Estimate:
-    """The coefficient with a percentile bootstrap interval over units (n_boot=0: no interval)."""
+    """The coefficient with its interval (n_boot=0: no interval): a percentile bootstrap over units,
+    or for a small-n value the interval of eval.agreement_small (see the module docstring)."""
     r = ratings(data)
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(METRICS)}")
+    r = r.take(np.flatnonzero(r.per_unit >= 1))
+    n_values, minority, reason = small_sample(r)
     nan = float("nan")
     if (metric in TWO_CODER and r.n_coders != 2) or r.q == 0:
-        return Estimate(metric, nan, nan, nan, r.n_units, r.pairable, r.n_coders, _note(r, metric, nan))
-    stats, value_fn = metric_parts(r, metric, level=level, weights=weights)
+        return Estimate(metric, nan, nan, nan, r.n_units, r.pairable, r.n_coders, _note(r, metric, nan),
+                        n_values, minority, reason is not None, reason)
+    stats, value_fn = metric_parts(r, metric, level=level, weights=weights, distance=distance)
     value = float(value_fn(stats.sum(axis=0)))
     lo = hi = nan
+    method = None
     note = _note(r, metric, value)
-    if n_boot and not np.isnan(value):
+    if n_boot and not np.isnan(value) and reason is not None:
+        got = small_sample_interval(r, metric, weight_matrix(r, weights, distance), level=level, ci=ci)
+        if got is not None:
+            (lo, hi), method = got, SMALL_N
+    elif n_boot and not np.isnan(value):
         samples = bootstrap(stats, value_fn, n_boot=n_boot, seed=seed)
         ok = samples[~np.isnan(samples)]
         if len(ok) >= max(10, n_boot // 2):
             alpha = (1 - ci) / 2
             lo, hi = (float(x) for x in np.quantile(ok, [alpha, 1 - alpha]))
+            method = BOOTSTRAP
         else:
             note = f"too few resamples were defined ({len(ok)} of {n_boot}) for an interval"
-    return Estimate(metric, value, lo, hi, r.n_units, r.pairable, r.n_coders, note)
+    return Estimate(metric, value, lo, hi, r.n_units, r.pairable, r.n_coders, note, n_values, minority, reason is not None, reason, method)
 
 
 def prevalence_bias(data: object) -> dict[str, float | list[float]]:
