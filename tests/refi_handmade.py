@@ -95,13 +95,13 @@ PROJECT_QDE = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def qdpx(qde: str = PROJECT_QDE, extra: dict[str, bytes] | None = None, drop_interview: bool = False) -> bytes:
+def qdpx(qde: str = PROJECT_QDE, extra: dict[str, bytes] | None = None, drop_interview: bool = False, folder: str = "sources") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("project.qde", qde.encode())
         if not drop_interview:
-            zf.writestr(f"sources/{INTERVIEW}.txt", INTERVIEW_TEXT.encode())
-        zf.writestr(f"sources/{REPORT}.pdf", b"%PDF-1.4 not really")
+            zf.writestr(f"{folder}/{INTERVIEW}.txt", INTERVIEW_TEXT.encode())
+        zf.writestr(f"{folder}/{REPORT}.pdf", b"%PDF-1.4 not really")
         for name, data in (extra or {}).items():
             zf.writestr(name, data)
     return buf.getvalue()

@@ -98,6 +98,7 @@ class QdaProject:
     warnings: list[str] = field(default_factory=list)
     created: datetime | None = None
     note_refs: list[str] = field(default_factory=list)  # notes on the project as a whole
+    folder: str = "sources"  # the archive's folder of source files, in the case the file used ("Sources" or "sources")
 
     def all_codes(self) -> list[QdaCode]:
         return [c for top in self.codes for c in top.walk()]

@@ -1,11 +1,13 @@
 """REFI-QDA projects (.qdpx): a zip archive holding project.qde (XML, Project.xsd) and the
-sources' text under sources/.
+sources' text under sources/ (any case on read; the folder's case is kept in QdaProject.folder
+and written back, so a project that said Sources/ gets Sources/ again).
 
 Read: text sources (inline text, an internal plain-text file, or the text of an internal .docx),
 users, the codebook, codings with their character selections, notes linked to codings, and
 variable values of sources and of the cases that contain them. Picture, PDF, audio and video
 sources are listed in `unsupported`, with how many codings they hold, never dropped silently.
-Write: the same, with each source's text as sources/<guid>.txt.
+Write: the same, with each source's text as <folder>/<guid>.txt. GUIDs, names, users and
+creation times are written as the QdaProject holds them: read then written, a file keeps them.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def _int(el: etree._Element, attr: str) -> int:
 class _Reader:
     def __init__(self, archive: SafeArchive) -> None:
         self.archive = archive
+        self.real = {n.lower(): n for n in archive.names()}
+        self.folders: list[str] = []  # the sources folder as the archive spells it, once per member read
 
     def internal(self, ref: str, el: etree._Element) -> bytes:
         """The bytes behind an 'internal://name' path; anything else is outside the archive."""
@@ -59,6 +63,7 @@ class _Reader:
         member = "sources/" + ref[len("internal://"):]
         if not self.archive.has(member):
             raise QdaError(f"{element_path(el)} ({el.get('name') or ''}): its file {member!r} is missing from the archive")
+        self.folders.append(self.real[member.lower()].split("/", 1)[0])
         return self.archive.read(member)
 
     def text(self, el: etree._Element) -> tuple[str, str]:
@@ -192,6 +197,8 @@ def read_qdpx(data: bytes, *, schema_dir: str | Path | None = None, limits: Arch
         project.sources.append(source)
         by_guid[source.guid] = source
     project.note_refs = [_guid(n.get("targetGUID")) or "" for n in children(root, "NoteRef")]
+    if reader.folders:
+        project.folder = reader.folders[0]
     cases_el = child(root, "Cases")
     for case in children(cases_el, "Case") if cases_el is not None else []:
         values = _variable_values(case, variables)
@@ -244,12 +251,13 @@ def write_qdpx(project: QdaProject, *, schema_dir: str | Path | None = None) -> 
             kinds = {_xsd_value(s.variables[name])[0] for s in project.sources if s.variables.get(name) is not None}
             etree.SubElement(variables, q("Variable"), {"guid": var_guids[name], "name": name, "typeOfVariable": kinds.pop() if len(kinds) == 1 else "Text"})
     members: dict[str, bytes] = {}
+    folder = project.folder if project.folder.lower() == "sources" else "sources"
     if project.sources:
         sources = etree.SubElement(root, q("Sources"))
         for s in project.sources:
             el = etree.SubElement(sources, q("TextSource"), {"guid": s.guid, "name": xml_text(s.name), "plainTextPath": f"internal://{s.guid}.txt"})
             _stamp(el, s.user, s.created)
-            members[f"sources/{s.guid}.txt"] = s.text.encode("utf-8")
+            members[f"{folder}/{s.guid}.txt"] = s.text.encode("utf-8")
             selections: dict[str, list[QdaCoding]] = {}
             for c in sorted(s.codings, key=lambda c: (c.start, c.end, c.selection, c.guid)):
                 selections.setdefault(c.selection, []).append(c)

@@ -7,13 +7,22 @@ text sources become documents, the users coders, the codebook version 1, and eac
 selection kept on the decision (span_start, span_end) and the notes linked to the coding as memo.
 
 Export writes the current codebook, every document, and each coder's current codings as
-selections created by that coder. A coding that came from an accepted model suggestion carries a
+selections created by that coder.
+
+Identities survive a round trip: what the file said about the project (creation time, the case of
+its sources folder), each user (GUID), source (creating user, creation time), coding (GUID, its
+selection's GUID, creation time, its notes with their GUIDs, names, users and times) and note on
+the project, a code or a source (GUID, name, time) is kept in the rows' `exchange` column and
+written back by export; Loupe's own timestamps stay the times things entered Loupe. A coding whose
+file gave no user is attributed to the importer; a missing time stays missing. So a project
+exported, imported and exported again gives the same project.qde. A coding that came from an accepted model suggestion carries a
 note with the suggestion's score, model and codebook version (the standard has no field for
 them), so provenance survives the trip into NVivo, ATLAS.ti, MAXQDA or QualCoder.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +91,18 @@ def _unique(name: str, used: set[str]) -> str:
     return out
 
 
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _note_identity(note: QdaNote) -> dict[str, Any]:
+    return {"guid": note.guid, "name": note.name, "user": note.user, "created": _iso(note.created), "text": note.text}
+
+
 def _caller(row) -> Caller:
     return Caller(row.id, row.project_id, row.name, row.role)
 
@@ -100,6 +121,7 @@ def import_project(
     qp, check = read_qdpx(data, schema_dir=schema_dir or CHECKOUT_SCHEMA_DIR)  # everything is read and checked before any write
     doc, code_paths = codebook_document(qp.codes, name=f"{qp.name} codebook") if qp.codes else (None, {})
     project, owner, owner_token = create_project(session, name=(name or qp.name)[:200], owner_name=owner_name, description=qp.description, codebook=doc)
+    project.exchange = {"created": _iso(qp.created), "folder": qp.folder}
     book = current_codebook(session, project)
     owner_caller = _caller(owner)
 
@@ -109,14 +131,17 @@ def import_project(
     for user in qp.users:
         if user.name == owner_name:
             coders[user.guid] = owner.id
+            owner.exchange = {"guid": user.guid}
             continue
         row, token = add_coder(session, project=project, name=_unique(user.name[:200], used), role="coder")
+        row.exchange = {"guid": user.guid}
         coders[user.guid] = row.id
         tokens.append({"name": row.name, "id": row.id, "role": "coder", "token": token, "guid": user.guid})
 
     report: dict[str, Any] = {"warnings": list(qp.warnings), "unsupported": qp.unsupported, "validation": check.as_dict()}
     for ref in {c.user for s in qp.sources for c in s.codings if c.user and c.user not in coders}:
         row, token = add_coder(session, project=project, name=_unique(f"user-{ref[:8]}", used), role="coder")
+        row.exchange = {"guid": ref}
         coders[ref] = row.id
         tokens.append({"name": row.name, "id": row.id, "role": "coder", "token": token, "guid": ref})
         report["warnings"].append(f"codings name user {ref}, who is not in the project's Users; imported as coder {row.name!r}")
@@ -133,6 +158,7 @@ def import_project(
     decisions: list[Decision] = []
     codings = 0
     for source, doc_row in zip(qp.sources, rows, strict=False):
+        doc_row.exchange = {"created": _iso(source.created), "user": source.user}
         segments = list(session.execute(select(SegmentRow.id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end)
                                         .where(SegmentRow.document_id == doc_row.id).order_by(SegmentRow.start)))
         for coding in source.codings:
@@ -144,10 +170,12 @@ def import_project(
             path = code_paths[coding.code]
             memo = "\n\n".join(qp.notes[n].text for n in coding.notes if n in qp.notes) or None
             coder_id = coders.get(coding.user or "", owner.id)
+            identity = {"coding": coding.guid, "selection": coding.selection, "created": _iso(coding.created),
+                        "notes": [_note_identity(qp.notes[n]) for n in coding.notes if n in qp.notes]}
             decisions.extend(
                 Decision(project_id=project.id, segment_id=s.id, coder_id=coder_id, verdict="add", code=path, effects={path: True},
                          codebook_id=book.id, memo=memo, span_start=coding.start, span_end=coding.end,
-                         client_key=f"refi:{coding.guid}:{s.ordinal}")
+                         client_key=f"refi:{coding.guid}:{s.ordinal}", exchange=identity)
                 for s in hit
             )
     session.add_all(decisions)
@@ -170,7 +198,8 @@ def _import_memos(qp: QdaProject, code_paths: dict[str, str], rows: list[Documen
         note = qp.notes.get(note_guid)
         if note is not None:
             out.append(Memo(project_id=project_id, target_kind=kind, target=target, text=note.text,
-                            coder_id=coders.get(note.user or "", owner_id)))
+                            coder_id=coders.get(note.user or "", owner_id),
+                            exchange={"guid": note.guid, "name": note.name, "created": _iso(note.created)}))
 
     for guid in qp.note_refs:
         memo(guid, "project", "")
@@ -196,20 +225,25 @@ def _provenance(d: Decision, coder: str, versions: dict[int, int]) -> str | None
 def export_project(session: Session, *, project: Project, coder_ids: list[int] | None = None,
                    schema_dir: str | Path | None = None) -> tuple[bytes, dict[str, Any]]:
     """The project as a .qdpx archive, and a short report of what it holds. `coder_ids` limits
-    the codings (and users) to those coders (blind mode: a coder exports only their own)."""
+    the codings, memos and users to those coders (blind mode: a coder exports only their own)."""
     scope = f"project:{project.id}"
     book_row = current_codebook(session, project)
     codebook = as_codebook(book_row)
     codes, guids = codes_of(codebook, scope=scope)
     coders = {c.id: c for c in list_coders(session, project) if coder_ids is None or c.id in coder_ids}
-    users = {cid: stable_guid("user", c.name) for cid, c in coders.items()}
+    users = {cid: str((c.exchange or {}).get("guid") or stable_guid("user", c.name)) for cid, c in coders.items()}
+    known = set(users.values())  # a GUID kept from a file is written only for a user the export lists
+
+    def user_of(guid: Any) -> str | None:
+        return guid if guid in known else None
     versions = {v.id: v.version for v in codebook_versions(session, project)}
     docs = {d.id: d for d in session.scalars(select(DocumentRow).where(DocumentRow.project_id == project.id).order_by(DocumentRow.id))}
     sources = {
         d.id: QdaSource(
             guid=str(d.attributes.get(GUID_KEY) or stable_guid("source", scope, d.id)), name=d.name, text=d.text, kind="txt",
             variables={k: v for k, v in d.attributes.items() if k != GUID_KEY and isinstance(v, (str, int, float, bool))},
-            user=users.get(d.created_by) if d.created_by else None, created=d.created_at,
+            user=user_of(d.exchange.get("user")) if d.exchange is not None else users.get(d.created_by) if d.created_by else None,
+            created=_time(d.exchange.get("created")) if d.exchange is not None else d.created_at,
         )
         for d in docs.values()
     }
@@ -217,7 +251,10 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
     notes: dict[str, QdaNote] = {}
     seen: set[tuple[int, int, str, int, int]] = set()
     skipped: set[str] = set()
-    for (segment_id, coder_id, code), spans in sorted(current_spans(session, project, set(coder_ids) if coder_ids is not None else None).items()):
+    applied = current_spans(session, project, set(coder_ids) if coder_ids is not None else None)
+    # ordered by the code's GUID, not its Loupe path, so that an imported copy (whose paths are slugs
+    # of the names) writes its notes in the same order
+    for (segment_id, coder_id, code), spans in sorted(applied.items(), key=lambda kv: (kv[0][0], kv[0][1], guids.get(kv[0][2], ""), kv[0][2])):
         if code not in guids:
             skipped.add(code)
             continue
@@ -227,6 +264,14 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
             if key in seen:
                 continue
             seen.add(key)
+            if d.exchange is not None:  # imported: the file's identities, notes and all
+                coding = QdaCoding(guid=d.exchange["coding"], code=guids[code], start=start, end=end, selection=d.exchange["selection"],
+                                   user=users[coder_id], created=_time(d.exchange.get("created")))
+                for n in d.exchange.get("notes", []):
+                    notes[n["guid"]] = QdaNote(n["guid"], n["text"], n["name"], user_of(n["user"]), _time(n["created"]))
+                    coding.notes.append(n["guid"])
+                source.codings.append(coding)
+                continue
             selection = stable_guid("selection", source.guid, start, end, coders[coder_id].name)
             coding = QdaCoding(guid=stable_guid("coding", selection, guids[code]), code=guids[code], start=start, end=end,
                                selection=selection, user=users[coder_id], created=d.created_at)
@@ -239,11 +284,18 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
     qp = QdaProject(
         name=project.name, origin=f"Loupe {VERSION}", description=project.description,
         users=[QdaUser(users[c], coders[c].name) for c in coders], codes=codes, sources=list(sources.values()),
-        notes=notes, created=project.created_at,
+        notes=notes, created=_time(project.exchange.get("created")) if project.exchange is not None else project.created_at,
+        folder=str((project.exchange or {}).get("folder") or "sources"),
     )
     code_nodes = {c.guid: c for top in codes for c in top.walk()}
-    for m in session.scalars(select(Memo).where(Memo.project_id == project.id).order_by(Memo.id)):  # memos go with the project
-        note = QdaNote(stable_guid("memo", scope, m.id), m.text, f"Memo on {m.target_kind} {m.target}".strip(), users.get(m.coder_id or -1), m.created_at)
+    memos = select(Memo).where(Memo.project_id == project.id).order_by(Memo.id)
+    if coder_ids is not None:  # blind mode: the caller's own memos only
+        memos = memos.where(Memo.coder_id.in_(coder_ids))
+    for m in session.scalars(memos):  # memos go with the project
+        if m.exchange is not None:
+            note = QdaNote(m.exchange["guid"], m.text, m.exchange["name"], users.get(m.coder_id or -1), _time(m.exchange["created"]))
+        else:
+            note = QdaNote(stable_guid("memo", scope, m.id), m.text, f"Memo on {m.target_kind} {m.target}".strip(), users.get(m.coder_id or -1), m.created_at)
         notes[note.guid] = note
         if m.target_kind == "code" and m.target in guids:
             code_nodes[guids[m.target]].notes.append(note.guid)

@@ -64,6 +64,9 @@ class Project(Base):
     retrain_every: Mapped[int] = mapped_column(Integer, default=50)
     threshold: Mapped[float] = mapped_column(Float, default=0.5)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What a REFI-QDA file said about this row (GUIDs, names, creation times), kept only to be
+    # written back on export (service.exchange.qdpx); None for what was made in Loupe.
+    exchange: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Coder(Base):
@@ -77,6 +80,8 @@ class Coder(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # REFI-QDA identity from an imported file (see Project.exchange)
+    exchange: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class CodebookVersion(Base):
@@ -107,6 +112,8 @@ class DocumentRow(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # REFI-QDA identity from an imported file (see Project.exchange)
+    exchange: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class SegmentRow(Base):
@@ -125,6 +132,11 @@ class SegmentRow(Base):
     # "data", "metadata" (a title or header line) or "interviewer" (models.base.Segment.role): every
     # segment stays for context, only data gets suggestions, sits in the queue and is clustered.
     role: Mapped[str] = mapped_column(String(16), default="data", server_default="data")
+    # Where the segment sits in its source (models.base.Segment): the PDF page it starts on, the
+    # caption times it covers (.vtt/.srt). None where the format has no such thing.
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    start_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class SegmentVector(Base):
@@ -161,6 +173,10 @@ class Suggestion(Base):
 class Decision(Base):
     """One ledger entry. Never updated, never deleted.
 
+    segment_id and suggestion_id are plain ids, not foreign keys: deleting a document deletes its
+    segments and suggestions but never a decision (service.documents.delete); such an entry's ids
+    no longer resolve, and a `tombstone` entry records the deletion (who, when, which document).
+
     `effects` is what the entry did to the coder's coding of the segment: {code: true|false}
     (accept/add: {code: true}; reject: {code: false}; replace: {code: false, new_code: true};
     undo: the states from before the undone entry). The current coding is the fold of effects in
@@ -176,14 +192,14 @@ class Decision(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    segment_id: Mapped[int] = mapped_column(Integer)  # segments.id, kept when the segment is deleted
     coder_id: Mapped[int] = mapped_column(ForeignKey("coders.id"))
-    verdict: Mapped[str] = mapped_column(String(20))  # accept | reject | replace | add | undo
+    verdict: Mapped[str] = mapped_column(String(20))  # accept | reject | replace | add | undo | remap | tombstone
     code: Mapped[str] = mapped_column(String(500))
     new_code: Mapped[str | None] = mapped_column(String(500), nullable=True)
     effects: Mapped[dict[str, Any]] = mapped_column(JSON)
     codebook_id: Mapped[int] = mapped_column(ForeignKey("codebooks.id"))
-    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"), nullable=True)
+    suggestion_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # suggestions.id, kept when deleted
     suggested_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     suggested_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     undoes_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"), nullable=True)
@@ -194,6 +210,8 @@ class Decision(Base):
     span_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
     client_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # REFI-QDA identity from an imported file (see Project.exchange)
+    exchange: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Job(Base):
@@ -289,6 +307,8 @@ class Memo(Base):
     coder_id: Mapped[int | None] = mapped_column(ForeignKey("coders.id"), nullable=True)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("memos.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # REFI-QDA identity from an imported file (see Project.exchange)
+    exchange: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class SpeakerAttributes(Base):
