@@ -22,6 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from models.base import LoupeError
 from service.errors import ServiceError
 from service.settings import Settings
+from service.uploads import BodyLimit
 
 if TYPE_CHECKING:
     from service.pipeline import Pipeline
@@ -73,22 +74,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(_: Request, exc: Exception) -> JSONResponse:
         log.error("database error: %s", exc)
         return _error(503, "database_unavailable", "the database could not complete the request; try again")
-
-
-class BodyLimit:
-    """Pure ASGI middleware: 413 for a request whose Content-Length exceeds the limit, before reading it."""
-
-    def __init__(self, app, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                response = _error(413, "payload_too_large", f"the request body is larger than the server's limit of {self.limit / 1048576:.1f} MB (LOUPE_MAX_UPLOAD_MB)")
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> FastAPI:
