@@ -13,6 +13,7 @@ from service.errors import NotReady
 from service.jobs.runner import JobRunner
 from service.pipeline import Pipeline
 from service.projects.access import Caller, authenticate, member_project
+from service.review.visibility import require_unblinded
 from service.schemas.projects import MAX_ID as MAX_ID  # re-exported: routers bound their query ids with it
 from service.settings import Settings
 from service.storage.db import Database
@@ -86,5 +87,12 @@ def owner(session: SessionDep, coder: CoderDep, project_id: ProjectId) -> Projec
     return member_project(session, coder, project_id, owner=True)
 
 
+def unblinded(project: Annotated[Project, Depends(member)], coder: CoderDep) -> Project:
+    """The project, for reads that mix every coder's work: refused (403) to a coder of a blind project."""
+    require_unblinded(project, coder, "views computed from every coder's codings")
+    return project
+
+
 MemberDep = Annotated[Project, Depends(member)]
 OwnerDep = Annotated[Project, Depends(owner)]
+UnblindedDep = Annotated[Project, Depends(unblinded)]

@@ -109,7 +109,7 @@ def build_report(session: Session, *, project: Project, n_boot: int = 200) -> st
                  if rows else "<p>No decisions yet.</p>")
 
     parts.append("<h2>Memos</h2>")
-    entries = memos(session, project=project)
+    entries = memos(session, project=project, coder=None)  # the report is the owner's: every memo
     parts.append(_table(["when", "who", "on", "memo"], [[f"{m.created_at:%Y-%m-%d %H:%M}", coders.get(m.coder_id, "?"),
                                                          f"{m.target_kind} {m.target}".strip(), m.text] for m in entries])
                  if entries else "<p>No memos yet.</p>")

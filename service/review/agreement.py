@@ -21,10 +21,11 @@ from eval.codings import CodingTable, per_code
 from eval.intervals import METRICS
 from service.analysis.attributes import scope_of
 from service.codebooks.versions import as_codebook, current_codebook
-from service.errors import Forbidden, Invalid
+from service.errors import Invalid
 from service.projects.access import Caller
 from service.projects.manage import list_coders
 from service.review.ledger import current_codings
+from service.review.visibility import require_unblinded
 from service.storage.tables import (
     Project,
     SegmentVector,
@@ -108,8 +109,7 @@ def agreement_for(session: Session, *, project: Project, coder: Caller, metrics:
     """agreement as `coder` may ask for it: refused (403) to a coder of a blind project; `metrics`
     checked against eval.intervals.METRICS (default: DEFAULT_METRICS); `attribute` filters
     (document:NAME=VALUE, speaker:NAME=VALUE) keep the segments that match."""
-    if project.blind and coder.role != "owner":
-        raise Forbidden("this project is blind: only the owner sees agreement between coders")
+    require_unblinded(project, coder, "agreement between coders")
     chosen = tuple(metrics) if metrics else DEFAULT_METRICS
     unknown = [m for m in chosen if m not in METRICS]
     if unknown:

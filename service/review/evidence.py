@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models.classifiers.review import most_similar
 from service.projects.access import Caller
+from service.review.visibility import blinded
 from service.storage.tables import Decision, Project, SegmentRow, SegmentVector
 
 
@@ -134,7 +135,7 @@ def nearest_accepted_for(
     if not pairs:
         return {}
     index = accepted_index(session, project.id)
-    only = coder.id if project.blind and coder.role != "owner" else None
+    only = coder.id if blinded(project, coder) else None
     query_vectors = VECTORS.get(session, {s for s, _ in pairs})
     hits_by_pair: dict[tuple[int, str], list[tuple[int, float]]] = {}
     for code in sorted({c for _, c in pairs}):

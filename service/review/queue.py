@@ -25,6 +25,7 @@ from service.errors import Invalid
 from service.projects.access import Caller
 from service.review.evidence import nearest_accepted_for
 from service.review.ledger import touched_by
+from service.review.visibility import hides_suggestions
 from service.schemas.projects import SegmentRead
 from service.schemas.review import NearestRead, QueuePage, SuggestionRead
 from service.schemas.review import QueueItem as QueueItemRead
@@ -59,10 +60,6 @@ def decode_cursor(cursor: str, n: int) -> list[Any]:
         return values
     except ValueError:
         raise Invalid("cursor is not one this server gave out; start again without it") from None
-
-
-def hides_suggestions(project: Project, coder: Caller) -> bool:
-    return project.blind and project.hide_suggestions and coder.role != "owner"
 
 
 def queue(

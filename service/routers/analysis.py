@@ -40,10 +40,10 @@ def add_memo(project: MemberDep, coder: CoderDep, db: DbDep, body: MemoCreate) -
 
 
 @router.get("/projects/{project_id}/memos", response_model=list[MemoRead])
-def list_memos(project: MemberDep, session: SessionDep, target_kind: Annotated[str | None, Query(max_length=20)] = None,
+def list_memos(project: MemberDep, coder: CoderDep, session: SessionDep, target_kind: Annotated[str | None, Query(max_length=20)] = None,
                target: Annotated[str | None, Query(max_length=500)] = None) -> Any:
-    """Every memo entry (oldest first), optionally of one target: the whole history."""
-    return memos.memos(session, project=project, target_kind=target_kind, target=target)
+    """Every memo entry (oldest first), optionally of one target: the whole history (blind projects: a coder's own)."""
+    return memos.memos(session, project=project, coder=coder, target_kind=target_kind, target=target)
 
 
 @router.patch("/projects/{project_id}/documents/{document_id}/attributes", response_model=AttributesRead)

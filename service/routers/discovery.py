@@ -1,6 +1,7 @@
 """Inductive discovery: clusters of a project's segments and the candidate codes among them.
 
-Run clustering as a job: POST /projects/{id}/jobs {"kind": "cluster", "params": {...}}."""
+Run clustering as a job: POST /projects/{id}/jobs {"kind": "cluster", "params": {...}}. A run's
+coverage and codes count every coder's codings, so a coder of a blind project cannot read runs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from service.deps import (
     OwnerDep,
     RunnerDep,
     SessionDep,
+    UnblindedDep,
 )
 from service.discovery import actions as cluster_actions
 from service.discovery import clusters as svc
@@ -36,7 +38,7 @@ RunId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="a cluster run 
 
 
 @router.get("/projects/{project_id}/clusters", response_model=ClustersRead)
-def list_clusters(project: MemberDep, session: SessionDep, run: RunId = None,
+def list_clusters(project: UnblindedDep, session: SessionDep, run: RunId = None,
                   candidates: Annotated[bool, Query(description="only the candidate codes")] = False) -> Any:
     """The clusters of the latest run (or of `run`), largest first; `candidates=true` lists only those
     the codebook covers poorly, each with a suggested name and definition."""
@@ -44,25 +46,25 @@ def list_clusters(project: MemberDep, session: SessionDep, run: RunId = None,
 
 
 @router.get("/projects/{project_id}/clusters/candidates", response_model=ClustersRead)
-def list_candidates(project: MemberDep, session: SessionDep, run: RunId = None) -> Any:
+def list_candidates(project: UnblindedDep, session: SessionDep, run: RunId = None) -> Any:
     """The candidate codes of the latest run: clusters below the coverage threshold."""
     return svc.clusters_view(session, project=project, run_id=run, candidates_only=True)
 
 
 @router.get("/projects/{project_id}/clusters/map.json", response_model=ClusterMap)
-def cluster_map(project: MemberDep, session: SessionDep, run: RunId = None) -> Any:
+def cluster_map(project: UnblindedDep, session: SessionDep, run: RunId = None) -> Any:
     """The 2-D map of the run: one point per segment with its cluster (-1: noise) and top code."""
     return svc.run_map(session, project=project, run_id=run)
 
 
 @router.get("/projects/{project_id}/clusters/map.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
-def cluster_map_png(project: MemberDep, session: SessionDep, run: RunId = None) -> Response:
+def cluster_map_png(project: UnblindedDep, session: SessionDep, run: RunId = None) -> Response:
     """The map as a PNG: by cluster (candidate codes in red) and by top code."""
     return Response(svc.map_png(session, project=project, run_id=run), media_type="image/png")
 
 
 @router.get("/projects/{project_id}/clusters/{cluster_id}", response_model=ClusterDetail)
-def read_cluster(project: MemberDep, session: SessionDep, cluster_id: Id) -> Any:
+def read_cluster(project: UnblindedDep, session: SessionDep, cluster_id: Id) -> Any:
     return svc.get_cluster(session, project, cluster_id)
 
 
