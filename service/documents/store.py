@@ -21,6 +21,7 @@ from models.text.readers import (
     SUPPORTED_SUFFIXES,
     ReadError,
     UnsupportedFormat,
+    columns_of,
     looks_like_transcript,
     read_path,
 )
@@ -33,7 +34,7 @@ from models.text.segment import (
 )
 from service.errors import Conflict, Invalid, UnsupportedMedia
 from service.projects.access import Caller, in_project
-from service.schemas.projects import DocumentRead, DocumentText
+from service.schemas.projects import DocumentColumns, DocumentRead, DocumentText
 from service.storage.db import Database
 from service.storage.tables import DocumentRow, Project, SegmentRow
 
@@ -44,6 +45,7 @@ DEFAULT_SEGMENTATION = SegmentationConfig()
 class UploadOptions:
     text_column: str = "text"
     id_column: str | None = "id"
+    speaker_column: str | None = None
     encoding: str | None = None
     segmentation: SegmentationConfig = SegmentationConfig()
 
@@ -64,11 +66,41 @@ def read_upload(filename: str, data: bytes, options: UploadOptions = UploadOptio
         path = Path(tmp) / name
         path.write_bytes(data)
         try:
-            return read_path(path, doc_id=name, text_column=options.text_column, id_column=options.id_column, encoding=options.encoding)
+            return read_path(path, doc_id=name, text_column=options.text_column, id_column=options.id_column,
+                             speaker_column=options.speaker_column, encoding=options.encoding)
         except UnsupportedFormat as exc:
             raise UnsupportedMedia(f"{name}: {exc.reason}") from None
         except ReadError as exc:
             raise Invalid(f"{name}: {exc.reason}") from None
+
+
+def upload_columns(filename: str, data: bytes, *, encoding: str | None = None) -> DocumentColumns:
+    """The columns of an uploaded .csv/.jsonl file and its first rows, for choosing the text, id and
+    speaker columns before uploading it; nothing is stored. 415 for other file types, 422 when unreadable."""
+    name = _safe_name(filename)
+    with tempfile.TemporaryDirectory(prefix="loupe-upload-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            columns, sample = columns_of(path, encoding=encoding)
+        except UnsupportedFormat as exc:
+            raise UnsupportedMedia(f"{name}: {exc.reason}") from None
+        except ReadError as exc:
+            raise Invalid(f"{name}: {exc.reason}") from None
+    return DocumentColumns(name=name, columns=columns, sample=sample, text_column=_guess(columns, sample, ("text", "response", "answer")),
+                           id_column=_guess(columns, None, ("id", "responseid", "respondent", "row")),
+                           speaker_column=_guess(columns, None, ("speaker", "participant", "respondent", "author", "name")))
+
+
+def _guess(columns: list[str], sample: list[dict[str, str]] | None, names: tuple[str, ...]) -> str | None:
+    """A column by a usual name; for the text column, else the one with the longest values."""
+    for want in names:
+        for c in columns:
+            if c.strip().casefold() == want:
+                return c
+    if sample:
+        return max(columns, key=lambda c: sum(len(r.get(c, "")) for r in sample))
+    return None
 
 
 def text_document(name: str, text: str) -> Document:
@@ -106,6 +138,7 @@ def store_documents(
             SegmentRow(
                 project_id=project.id, document_id=row.id, ordinal=s.ordinal, start=s.start, end=s.end,
                 text=s.text, speaker=s.speaker, sentences=[[p.start, p.end] for p in s.sentences], role=s.role,
+                page=s.page, start_s=s.start_s, end_s=s.end_s,
             )
             for s in segments
         )

@@ -134,6 +134,34 @@ class DocumentText(DocumentRead):
     text: str
 
 
+class DocumentRename(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "interview-07 (site B).txt"}]})
+
+    name: str = Field(min_length=1, max_length=500, description="the new name; unique in the project")
+
+
+class DocumentColumns(BaseModel):
+    """A .csv/.jsonl file's columns and first rows (nothing stored), with the columns a picker may preselect."""
+
+    name: str
+    columns: list[str]
+    sample: list[dict[str, str]] = Field(description="the first rows, column -> value")
+    text_column: str | None = Field(description="a guess: 'text'/'response'/'answer', else the column with the longest values")
+    id_column: str | None
+    speaker_column: str | None
+
+
+class DocumentDeleted(BaseModel):
+    """What deleting a document removed and what the ledger kept."""
+
+    document_id: int
+    name: str
+    segments_deleted: int
+    suggestions_deleted: int
+    decisions_kept: int = Field(description="ledger entries on the document's segments: kept, left out of codings, exports and agreement")
+    tombstone_id: int = Field(description="the ledger entry (verdict 'tombstone') that records the deletion")
+
+
 class SegmentRead(Read):
     id: int
     document_id: int
@@ -144,6 +172,9 @@ class SegmentRead(Read):
     speaker: str | None
     sentences: list[list[int]] = Field(description="[start, end] of each sentence, relative to the segment text")
     role: str = Field("data", description="data, metadata (a title or header line) or interviewer: only data gets suggestions")
+    page: int | None = Field(None, description="the PDF page the segment starts on (1-based); null for other formats")
+    start_s: float | None = Field(None, description=".vtt/.srt: the start of the first caption the segment covers, in seconds")
+    end_s: float | None = Field(None, description=".vtt/.srt: the end of the last caption the segment covers, in seconds")
 
 
 class ClusterParams(BaseModel):

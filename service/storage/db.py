@@ -23,6 +23,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.storage import ids
+
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
@@ -78,6 +80,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        ids.install()  # deleted ids are never reused (SQLite)
         # A request may hold a read session (auth, lookups) and a write session at once, so reads and
         # writes have pools of their own, each as large as the server's thread pool (40): no request
         # can wait on a connection that another waiting request holds.
