@@ -1,9 +1,12 @@
 """Agreement from a codings file: read, filter, analyse, and write JSON and a heatmap.
 
-Formats (CSV or JSONL):
+Formats (CSV, TSV, JSONL or Parquet):
 - long: one row per coding, with unit, coder and code columns (names configurable) and optional
-  start/end offsets (and document) for span-level agreement. An empty code means "coded this unit,
-  no code applies".
+  start/end offsets (and a document column, the text they count in; else the unit) for span-level
+  agreement. An empty code means "coded this unit, no code applies". With a `value` column (1/0,
+  true/false) the rows are decided codings (eval.codings): 0 is a rejection, and a code a coder did
+  not decide on a unit is missing rather than "no". Loupe's export/codings writes this form, so
+  `loupe agree` reads it with no column options and agrees with `GET /agreement`.
 - wide (`wide=True`): one row per unit, a unit column, and one column per coder holding that
   coder's single label (empty = not coded).
 """
@@ -16,11 +19,11 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from eval.agreement import LEVELS
+from eval.agreement import DISTANCES, LEVELS, Distance, Weights
 from eval.benchmark import compare_model
 from eval.codings import (
     Coding,
@@ -28,6 +31,7 @@ from eval.codings import (
     build_table,
     coder_vs_rest,
     pairwise,
+    pairwise_n,
     per_code,
 )
 from eval.intervals import METRICS, estimate, positive_share, prevalence_bias
@@ -51,6 +55,9 @@ class AgreeOptions:
     where: Sequence[str] = ()  # "column=value" filters, all must hold
     metrics: Sequence[str] = ("percent", "cohen", "fleiss", "krippendorff", "gwet", "bp")
     level: str = "nominal"
+    weights: str | None = None  # linear or quadratic agreement weights (Cohen, Scott, Fleiss, Gwet AC2, BP, percent)
+    weight_distance: str = "index"  # index (ordered categories) or value
+    categories: Sequence[str] = ()  # the ordered domain of a single-label variable (default: sorted labels)
     ci: float = 0.95
     n_boot: int = 1000
     seed: int = 0
@@ -72,6 +79,8 @@ class AgreeResult:
     spans: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     conflicting_repeats: int = 0  # (unit, coder) pairs coded more than once with different codes
+    weights: str | None = None
+    weight_distance: str = "index"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,26 +94,48 @@ class AgreeResult:
             "model": [m.as_dict() for m in self.model],
             "spans": self.spans,
             "conflicting_repeats": self.conflicting_repeats,
+            "weights": self.weights,
+            "weight_distance": self.weight_distance,
         }
+
+
+def _cell(v: object) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def _rows(opts: AgreeOptions) -> list[dict[str, str]]:
     path = Path(opts.path)
     if not path.exists():
         raise AgreementInputError(f"{path}: no such file")
-    text = decode_bytes(path.read_bytes(), path)
-    if path.suffix.lower() == ".jsonl":
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            records = pq.read_table(path).to_pylist()
+        except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+            raise AgreementInputError(f"{path}: not a readable Parquet file ({exc})") from None
+        rows = [{k: _cell(v) for k, v in r.items()} for r in records]
+    elif suffix == ".jsonl":
+        text = decode_bytes(path.read_bytes(), path)
         rows = []
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    rows.append({k: "" if v is None else str(v) for k, v in json.loads(line).items()})
+                    rows.append({k: _cell(v) for k, v in json.loads(line).items()})
                 except (json.JSONDecodeError, AttributeError):
                     raise AgreementInputError(f"{path}: line {n} is not a JSON object") from None
-    elif path.suffix.lower() in (".csv", ".tsv"):
-        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+    elif suffix in (".csv", ".tsv"):
+        text = decode_bytes(path.read_bytes(), path)
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ","))
     else:
-        raise AgreementInputError(f"{path}: codings must be .csv, .tsv or .jsonl")
+        raise AgreementInputError(f"{path}: codings must be .csv, .tsv, .jsonl or .parquet")
     for cond in opts.where:
         col, sep, value = cond.partition("=")
         if not sep:
@@ -115,6 +146,9 @@ def _rows(opts: AgreeOptions) -> list[dict[str, str]]:
     if not rows:
         raise AgreementInputError(f"{path}: no codings (after filters)")
     return rows
+
+
+VALUES = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def read_codings(opts: AgreeOptions) -> tuple[list[Coding], bool]:
@@ -133,6 +167,8 @@ def read_codings(opts: AgreeOptions) -> tuple[list[Coding], bool]:
             "name them with --unit-column/--coder-column/--code-column, or use --wide"
         )
     has_spans = {"start", "end"} <= cols
+    has_value = "value" in cols
+    has_document = "document" in cols
     out = []
     for n, r in enumerate(rows, 1):
         start = end = None
@@ -143,7 +179,14 @@ def read_codings(opts: AgreeOptions) -> tuple[list[Coding], bool]:
                 raise AgreementInputError(f"{opts.path}: row {n}: start/end must be integers") from None
             if not 0 <= start < end:
                 raise AgreementInputError(f"{opts.path}: row {n}: need 0 <= start < end, got {start}, {end}")
-        out.append(Coding(r[opts.unit_column], r[opts.coder_column], r[opts.code_column], start, end))
+        value = None
+        if has_value:
+            raw = r.get("value", "").strip().lower()
+            if raw not in VALUES:
+                raise AgreementInputError(f"{opts.path}: row {n}: value must be 1/0 or true/false, got {r.get('value')!r}")
+            value = VALUES[raw]
+        document = r.get("document") or None if has_document else None
+        out.append(Coding(r[opts.unit_column], r[opts.coder_column], r[opts.code_column], start, end, value, document))
     return out, has_spans
 
 
@@ -154,7 +197,8 @@ def resolve_repeats(codings: list[Coding], policy: str) -> tuple[list[Coding], i
         raise AgreementInputError(f"--repeated must be keep, first or last, not {policy!r}")
     seen: dict[tuple[str, str], set[str]] = {}
     for c in codings:
-        seen.setdefault((c.unit, c.coder), set()).add(c.code)
+        if c.value is not False:
+            seen.setdefault((c.unit, c.coder), set()).add(c.code)
     conflicts = sum(1 for v in seen.values() if len(v) > 1)
     if policy == "keep":
         return codings, conflicts
@@ -178,16 +222,27 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
     table = build_table(codings, hierarchy=opts.hierarchy)
     if len(table.coders) < 2:
         raise AgreementInputError(f"agreement needs at least two coders; found {table.coders}")
-    res = AgreeResult(table=table, conflicting_repeats=conflicts)
+    res = AgreeResult(table=table, conflicting_repeats=conflicts, weights=opts.weights, weight_distance=opts.weight_distance)
     humans = [c for c in table.coders if c != opts.model]
     metrics = [m for m in opts.metrics if not (m in ("cohen", "scott") and len(humans) != 2)]
 
+    if opts.weights not in (None, "linear", "quadratic"):
+        raise AgreementInputError(f"--weights must be linear or quadratic, not {opts.weights!r}")
+    if opts.weight_distance not in DISTANCES:
+        raise AgreementInputError(f"--weight-distance must be index or value, not {opts.weight_distance!r}")
+    weights = cast(Weights, opts.weights)
+    distance: Distance = "value" if opts.weight_distance == "value" else "index"
     if table.single_label:
-        r = table.label_ratings(humans)
-        res.overall = {m: estimate(r, m, level=level, ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed).as_dict() for m in metrics}
+        try:
+            r = table.label_ratings(humans, categories=list(opts.categories) or None)
+        except ValueError as exc:
+            raise AgreementInputError(f"--categories: {exc}") from None
+        res.overall = {m: estimate(r, m, level=level, weights=weights, distance=distance, ci=opts.ci, n_boot=opts.n_boot,
+                                   seed=opts.seed).as_dict() for m in metrics}
         if len(humans) == 2:
             res.overall["diagnostics"] = prevalence_bias(r)
-    pc = per_code(table, metrics, coders=humans, summaries=not table.single_label, ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed)
+    pc = per_code(table, metrics, coders=humans, summaries=not table.single_label, ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed,
+                  weights=weights, distance=distance)
     for code, ests in pc.items():
         entry: dict[str, Any] = {m: e.as_dict() for m, e in ests.items()}
         if code in table.codes:
@@ -213,7 +268,8 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
         res.model = compare_model(table, opts.model, humans=humans, metric="krippendorff", ci=opts.ci, n_boot=opts.n_boot, seed=opts.seed)
 
     if has_spans:
-        spans = [Span(c.coder, c.code, c.start, c.end, c.unit) for c in codings if c.start is not None and c.end is not None and c.code]
+        spans = [Span(c.coder, c.code, c.start, c.end, c.document or c.unit) for c in codings
+                 if c.start is not None and c.end is not None and c.code and c.value is not False]
         lengths: dict[str, int] = {}
         for s in spans:
             lengths[s.document] = max(lengths.get(s.document, 0), s.end)
@@ -222,7 +278,7 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
             "unitized_alpha": {k: (None if np.isnan(v) else v) for k, v in unitized_alpha(flat, length=total, coders=table.coders).items()},
             "overlap_agreement": segment_overlap_agreement(spans, threshold=opts.overlap_threshold),
             "overlap_threshold": opts.overlap_threshold,
-            "note": "continuum length per unit is taken as the end of its last coded span",
+            "note": "continuum length per document (or unit) is taken as the end of its last coded span",
         }
 
     if opts.out_dir:
@@ -231,10 +287,9 @@ def analyse(opts: AgreeOptions) -> AgreeResult:
         (out / "agreement.json").write_text(json.dumps(res.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
         res.files.append(out / "agreement.json")
         if len(table.coders) <= 120:
-            metric = "cohen"
-            mats = {"(all codes)": pairwise(table, None, metric)} if table.single_label else {}
+            shown: list[str | None] = [None] if table.single_label else []
             if not (table.single_label and len(table.codes) <= 2):  # else each panel repeats the first
-                for code in table.codes[:11]:
-                    mats[code] = pairwise(table, code, metric)
-            res.files.append(heatmaps(mats, table.coders, out / "heatmaps.png", metric="Cohen's kappa"))
+                shown += table.codes
+            panels = {("(all codes)" if v is None else v): (pairwise(table, v, "cohen"), pairwise_n(table, v)) for v in shown}
+            res.files += heatmaps(panels, table.coders, out / "heatmaps.png", metric="Cohen's kappa")
     return res

@@ -98,8 +98,16 @@ def _missing_mask(arr: np.ndarray) -> np.ndarray:
     return mask.reshape(arr.shape)
 
 
+def _is_sorted(cats: np.ndarray) -> bool:
+    try:
+        return bool(np.all(cats[:-1] <= cats[1:]))
+    except TypeError:
+        return False
+
+
 def ratings(data: object, categories: Sequence[object] | None = None) -> Ratings:
-    """Build Ratings from an (n_units, n_coders) array-like; None/NaN/"" mean missing."""
+    """Build Ratings from an (n_units, n_coders) array-like; None/NaN/"" mean missing. `categories`
+    gives the domain in its order (weights by index distance follow it); default: sorted labels."""
     if isinstance(data, Ratings):
         return data
     arr = np.asarray(data)
@@ -117,8 +125,11 @@ def ratings(data: object, categories: Sequence[object] | None = None) -> Ratings
         if extra:
             raise ValueError(f"labels outside the given categories: {sorted(map(str, extra))[:5]}")
     codes = np.full(arr.shape, -1, dtype=np.int64)
-    if present.size:
+    if present.size and (categories is None or _is_sorted(cats)):
         codes[~missing] = np.searchsorted(cats, present)
+    elif present.size:  # a given domain keeps its order (an ordinal scale need not sort)
+        index = {v: i for i, v in enumerate(cats.tolist())}
+        codes[~missing] = [index[v] for v in present.tolist()]
     q = len(cats)
     counts = np.zeros((arr.shape[0], max(q, 1)), dtype=np.int64)[:, :q]
     if q:

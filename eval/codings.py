@@ -4,6 +4,11 @@ A coding is (unit, coder, code). A coder is taken to have coded a unit when they
 record for it; a record with an empty code means "coded this unit, no code applies". Absence of a
 code is only a "no" for units the coder coded; for others it is missing.
 
+Decided codings (a `value` on every record, as Loupe's export/codings writes them): each record is
+one decided (unit, coder, code), value 1 applied, 0 rejected, and a code a coder did not decide on
+a unit is missing for that coder, not "no" (the review service's reading: a code nobody asked a
+coder about is not a "no"). Then every code is analysed per code, as present/absent.
+
 Three views, documented because they answer different questions:
 - single-label: each (unit, coder) has one label; the labels are one nominal variable.
 - per code (binary): for each code, present/absent per (unit, coder): the agreement NVivo and
@@ -21,7 +26,7 @@ from itertools import combinations
 
 import numpy as np
 
-from eval.agreement import Level, Ratings, ratings
+from eval.agreement import Distance, Level, Ratings, Weights, ratings
 from eval.intervals import Estimate, estimate
 
 NO_CODE = ""
@@ -34,6 +39,8 @@ class Coding:
     code: str = NO_CODE
     start: int | None = None
     end: int | None = None
+    value: bool | None = None  # decided codings: applied (True) or rejected (False); None: plain codings
+    document: str | None = None  # the continuum start/end count in, for span agreement (None: the unit)
 
 
 def expand_hierarchy(code: str, sep: str = "/") -> list[str]:
@@ -61,11 +68,12 @@ class CodingTable:
         block[block < 0] = np.nan
         return ratings(block, categories=[0.0, 1.0])
 
-    def label_ratings(self, coders: Sequence[str] | None = None) -> Ratings:
+    def label_ratings(self, coders: Sequence[str] | None = None, categories: Sequence[str] | None = None) -> Ratings:
+        """The single label as reliability data; `categories` orders the domain (default: sorted)."""
         if self.labels is None:
             raise ValueError("these codings are multi-label: some coder gave a unit more than one code")
         cols = [self.coders.index(c) for c in coders] if coders else list(range(len(self.coders)))
-        return ratings(self.labels[:, cols])
+        return ratings(self.labels[:, cols], categories=categories)
 
     def pooled_ratings(self, coders: Sequence[str] | None = None) -> Ratings:
         """All (unit, code) decisions stacked as units of one binary variable."""
@@ -76,8 +84,11 @@ class CodingTable:
 
 
 def build_table(codings: Iterable[Coding], *, hierarchy: bool = False, codes: Sequence[str] | None = None) -> CodingTable:
-    """Collect codings into a CodingTable (see module docstring)."""
+    """Collect codings into a CodingTable (see module docstring). Units and coders are sorted; so are
+    the codes unless given."""
     rows = list(codings)
+    if any(c.value is not None for c in rows):
+        return _decided_table(rows, hierarchy=hierarchy, codes=codes)
     units = sorted({c.unit for c in rows})
     coders = sorted({c.coder for c in rows})
     found: set[str] = set()
@@ -108,6 +119,33 @@ def build_table(codings: Iterable[Coding], *, hierarchy: bool = False, codes: Se
     return CodingTable(units, coders, code_list, presence, single_label=labels is not None, labels=labels)
 
 
+def _decided_table(rows: list[Coding], *, hierarchy: bool, codes: Sequence[str] | None) -> CodingTable:
+    """Decided codings: presence -1 unless the coder decided the code on the unit (see module docstring).
+    With hierarchy, a parent is applied when any decided child is, and rejected when every decided
+    child is rejected (and the parent itself was not applied)."""
+    if any(c.value is None for c in rows):
+        raise ValueError("decided codings need a value on every record (1 applied, 0 rejected)")
+    decided: dict[tuple[str, str], dict[str, bool]] = {}
+    for c in rows:
+        if c.code == NO_CODE:
+            continue
+        got = decided.setdefault((c.unit, c.coder), {})
+        for k in expand_hierarchy(c.code) if hierarchy else [c.code]:
+            got[k] = got.get(k, False) or bool(c.value)
+    units = sorted({c.unit for c in rows})
+    coders = sorted({c.coder for c in rows})
+    code_list = list(codes) if codes is not None else sorted({k for v in decided.values() for k in v})
+    u_index = {u: i for i, u in enumerate(units)}
+    c_index = {c: i for i, c in enumerate(coders)}
+    k_index = {k: i for i, k in enumerate(code_list)}
+    presence = np.full((len(units), len(coders), len(code_list)), -1, dtype=np.int8)
+    for (unit, coder), got in decided.items():
+        for code, applied in got.items():
+            if code in k_index:
+                presence[u_index[unit], c_index[coder], k_index[code]] = int(applied)
+    return CodingTable(units, coders, code_list, presence)
+
+
 def per_code(
     table: CodingTable,
     metrics: Sequence[str],
@@ -117,18 +155,21 @@ def per_code(
     n_boot: int = 1000,
     seed: int = 0,
     summaries: bool = True,
+    weights: Weights = None,
+    distance: Distance = "index",
 ) -> dict[str, dict[str, Estimate]]:
     """{code: {metric: Estimate}} for every code, plus "(mean over codes)" and "(pooled)" when
     `summaries` (leave them out for a single-label variable, where they would double-count).
 
-    Two-coder metrics (cohen, scott) are skipped when more than two coders are compared.
+    Two-coder metrics (cohen, scott) are skipped when more than two coders are compared. Weights
+    are passed on (on present/absent data, two categories, they equal the unweighted values).
     """
     cs = list(coders) if coders else table.coders
     usable = [m for m in metrics if not (m in ("cohen", "scott") and len(cs) != 2)]
     out: dict[str, dict[str, Estimate]] = {}
     for code in table.codes:
         r = table.code_ratings(code, cs)
-        out[code] = {m: estimate(r, m, ci=ci, n_boot=n_boot, seed=seed) for m in usable}
+        out[code] = {m: estimate(r, m, ci=ci, n_boot=n_boot, seed=seed, weights=weights, distance=distance) for m in usable}
     if table.codes and summaries:
         mean: dict[str, Estimate] = {}
         for m in usable:
@@ -139,7 +180,7 @@ def per_code(
             mean[m] = Estimate(m, value, float("nan"), float("nan"), len(table.units), 0, len(cs), note)
         out["(mean over codes)"] = mean
         pooled = table.pooled_ratings(cs)
-        out["(pooled)"] = {m: estimate(pooled, m, ci=ci, n_boot=n_boot, seed=seed) for m in usable}
+        out["(pooled)"] = {m: estimate(pooled, m, ci=ci, n_boot=n_boot, seed=seed, weights=weights, distance=distance) for m in usable}
     return out
 
 
@@ -156,6 +197,17 @@ def pairwise(table: CodingTable, code: str | None, metric: str = "cohen", *, lev
         v = estimate(r, metric, level=level, n_boot=0).value
         out[a, b] = out[b, a] = v
     return out
+
+
+def pairwise_n(table: CodingTable, code: str | None) -> np.ndarray:
+    """int (n_coders, n_coders): units both coders coded (for `code`, decided it); the diagonal
+    counts each coder's own units. The n beside each cell of `pairwise`."""
+    if code is None:
+        coded = (table.presence >= 0).any(axis=2) if table.presence.size else np.zeros((len(table.units), len(table.coders)), bool)
+    else:
+        coded = table.presence[:, :, table.codes.index(code)] >= 0
+    c = np.asarray(coded, dtype=np.int64)
+    return np.asarray(c.T @ c)
 
 
 def consensus(table: CodingTable, coders: Sequence[str]) -> np.ndarray:

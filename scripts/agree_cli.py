@@ -20,30 +20,45 @@ NAMES = {"percent": "% agree", "cohen": "Cohen κ", "scott": "Scott π", "fleiss
 
 
 def _cell(e: dict[str, Any] | None) -> str:
+    """value [interval]; a small-n value is marked with a dagger (explained under the tables)."""
     if not e or e.get("value") is None:
         return "—" if not e or not e.get("note") else "n/a*"
     text = f"{e['value']:.3f}"
     if e.get("ci_low") is not None:
         text += f" [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
-    return text
+    return text + (" †" if e.get("small_n") else "")
+
+
+def _n(e: dict[str, Any] | None) -> str:
+    """units / pairable units / pairable values behind an estimate."""
+    if not e or "n_pairable" not in e:
+        return ""
+    return f"{e['n_pairable']} / {e.get('n_values', 0)}"
 
 
 def _print(result, metrics: list[str], ci: float) -> None:
     data = result.as_dict()
     if data["conflicting_repeats"]:
-        kept = "all their codes were kept (multi-label)" if not data["single_label"] else "one record each was kept"
-        console.print(f"[yellow]note:[/] {data['conflicting_repeats']} (unit, coder) pairs were coded more than once "
-                      f"with different codes; {kept}. See --repeated.", highlight=False)
+        if not data["single_label"]:
+            console.print(f"[dim]{data['conflicting_repeats']} (unit, coder) pairs carry more than one code: multi-label coding, "
+                          "analysed per code as present/absent. This is expected when coders may apply several codes; if each "
+                          "record was meant to replace the last, use --repeated last.[/]", highlight=False)
+        else:
+            console.print(f"[yellow]note:[/] {data['conflicting_repeats']} (unit, coder) pairs were coded more than once with "
+                          "different codes; one record each was kept (--repeated).", highlight=False)
     shown = [m for m in metrics if m in (data["overall"] or {}) or any(m in v for v in data["per_code"].values())]
     notes: list[str] = []
+    small: set[str] = set()
     if data["single_label"]:
-        t = Table(title=f"Overall agreement ({data['units']} units, {len(data['coders'])} coders; {int(ci * 100)}% bootstrap CI)", title_justify="left")
-        for col in ("metric", "value [CI]", "pairable units", "note"):
+        t = Table(title=f"Overall agreement ({data['units']} units, {len(data['coders'])} coders; {int(ci * 100)}% intervals"
+                  f"{'; ' + data['weights'] + ' weights by ' + data['weight_distance'] + ' distance' if data.get('weights') else ''})", title_justify="left")
+        for col in ("metric", "value [CI]", "pairable units / values", "note"):
             t.add_column(col)
         for m in shown:
             e = data["overall"].get(m)
             if e:
-                t.add_row(NAMES[m], _cell(e), str(e["n_pairable"]), e.get("note") or "")
+                t.add_row(NAMES[m], _cell(e), _n(e), e.get("note") or "")
+                small.update([e["small_n_reason"]] if e.get("small_n") else [])
         console.print(t)
         diag = data["overall"].get("diagnostics")
         if diag:
@@ -52,8 +67,10 @@ def _print(result, metrics: list[str], ci: float) -> None:
     t = Table(title="Per code (present/absent)", title_justify="left")
     t.add_column("code")
     t.add_column("prevalence", justify="right")
+    t.add_column("pairable units / values", justify="right")
     for m in shown:
         t.add_column(NAMES[m])
+    flagged = 0
     for code, row in data["per_code"].items():
         prev = row.get("prevalence")
         cells = []
@@ -61,9 +78,13 @@ def _print(result, metrics: list[str], ci: float) -> None:
             cells.append(_cell(row.get(m)))
             if row.get(m, {}).get("note") and row[m].get("value") is None:
                 notes.append(f"{code} / {NAMES[m]}: {row[m]['note']}")
-        t.add_row(code, "" if prev is None else f"{prev:.1%}", *cells)
+        first = next((row[m] for m in shown if isinstance(row.get(m), dict)), None)
+        flagged += bool(first and first.get("small_n"))
+        t.add_row(code, "" if prev is None else f"{prev:.1%}", _n(first), *cells)
     if not two_category_label:  # with two categories each code's table repeats the overall one
         console.print(t)
+        if flagged:
+            small.add(f"{flagged} of {len(data['per_code'])} rows rest on fewer than 20 pairable units or 2 values of the rarer category")
     if data["per_coder"]:
         t = Table(title="Each coder against the majority of the others", title_justify="left")
         for col in ("coder", "units", "Cohen κ", "Kripp. α"):
@@ -99,12 +120,18 @@ def _print(result, metrics: list[str], ci: float) -> None:
         console.print(t)
     for n in dict.fromkeys(notes):
         console.print(f"[dim]* {n}[/]", highlight=False)
+    if small:
+        console.print("[yellow]† small n[/]: " + "; ".join(sorted(small)) + ". Read these values with care; their interval is "
+                      "the wider of an analytic and a Wilson interval, not the bootstrap (see docs/agreement.md).", highlight=False)
 
 
 def agree(
-    path: Annotated[Path, typer.Argument(help="codings file: .csv, .tsv or .jsonl")],
+    path: Annotated[Path, typer.Argument(help="codings file: .csv, .tsv, .jsonl or .parquet (Loupe's export/codings reads as is)")],
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="percent, cohen, scott, fleiss, krippendorff, gwet, bp (repeatable)")] = None,
     level: Annotated[str, typer.Option(help="Krippendorff level: nominal, ordinal, interval, ratio")] = "nominal",
+    weights: Annotated[str | None, typer.Option(help="agreement weights for an ordered single label: linear or quadratic (weighted kappa, Gwet's AC2, weighted % agreement)")] = None,
+    weight_distance: Annotated[str, typer.Option(help="distance the weights use: index (ordered categories, as R irr, scikit-learn) or value")] = "index",
+    categories: Annotated[str | None, typer.Option(help="the ordered categories of a single label, comma separated (default: sorted)")] = None,
     ci: Annotated[float, typer.Option(help="confidence level of the bootstrap intervals")] = 0.95,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (0: no intervals)")] = 1000,
     seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
@@ -127,11 +154,18 @@ def agree(
     if level not in ("nominal", "ordinal", "interval", "ratio"):
         err.print("[bold red]error:[/] --level must be nominal, ordinal, interval or ratio")
         raise typer.Exit(2)
+    if weights is not None and weights not in ("linear", "quadratic"):
+        err.print("[bold red]error:[/] --weights must be linear or quadratic")
+        raise typer.Exit(2)
+    if weight_distance not in ("index", "value"):
+        err.print("[bold red]error:[/] --weight-distance must be index or value")
+        raise typer.Exit(2)
     if not 0 < ci < 1:
         err.print("[bold red]error:[/] --ci must be between 0 and 1, e.g. 0.95")
         raise typer.Exit(2)
     opts = AgreeOptions(path=path, unit_column=unit_column, coder_column=coder_column, code_column=code_column,
-                        wide=wide, where=tuple(where or ()), metrics=tuple(metrics), level=level, ci=ci,
+                        wide=wide, where=tuple(where or ()), metrics=tuple(metrics), level=level, ci=ci, weights=weights,
+                        weight_distance=weight_distance, categories=tuple(c.strip() for c in categories.split(",")) if categories else (),
                         n_boot=bootstrap, seed=seed, hierarchy=hierarchy, model=model, per_coder=per_coder,
                         overlap_threshold=overlap, repeated=repeated, out_dir=out)
     try:
