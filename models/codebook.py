@@ -30,10 +30,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from models.base import LoupeError
+from models.structured import DEFAULT_LIMITS, StructureError, StructureLimits, load_text
 
 _CODE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -67,6 +69,9 @@ CODEBOOK_SCHEMA: dict[str, Any] = {
     },
     "$defs": {"code": _CODE_SCHEMA},
 }
+
+
+MAX_ERRORS = 10  # validation problems named in a CodebookError
 
 
 class CodebookError(LoupeError):
@@ -124,17 +129,28 @@ class Codebook:
         return out
 
 
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def parse_codebook(data: Any, origin: str = "<codebook>") -> Codebook:
-    """Validate a decoded codebook document and build the Codebook. Raises CodebookError."""
+    """Validate a decoded codebook document and build the Codebook. Raises CodebookError, whose
+    message names at most MAX_ERRORS problems, each cut to 200 characters (a validator's message
+    quotes the offending value, which may be large)."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(CODEBOOK_SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
+    try:
+        found = list(islice(validator.iter_errors(data), MAX_ERRORS + 1))  # lazily: never every error of a large document
+    except RecursionError:
+        raise CodebookError(f"{origin}: codes are nested too deeply to be a codebook") from None
+    if found:
         lines = []
-        for err in errors[:10]:
+        for err in sorted(found[:MAX_ERRORS], key=lambda e: [str(p) for p in e.absolute_path]):
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path) or "(top level)"
-            lines.append(f"  {where.lstrip('.')}: {err.message}")
+            lines.append(f"  {_short(where.lstrip('.'), 120)}: {_short(err.message)}")
+        if len(found) > MAX_ERRORS:
+            lines.append("  (and more)")
         raise CodebookError(f"{origin} is not a valid codebook:\n" + "\n".join(lines))
 
     codes: dict[str, Code] = {}
@@ -172,10 +188,20 @@ def parse_codebook(data: Any, origin: str = "<codebook>") -> Codebook:
     )
 
 
-def load_codebook(path: str | Path) -> Codebook:
-    """Load a codebook from a .yaml/.yml/.json file. Raises CodebookError with the reason."""
-    import yaml
+def decode_codebook(text: str, fmt: Literal["yaml", "json"], *, origin: str, limits: StructureLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The mapping a codebook file's text holds, read within `limits` (models.structured: YAML
+    aliases and nesting are budgeted before anything is built). Raises CodebookError."""
+    try:
+        data = load_text(text, fmt, limits)
+    except StructureError as exc:
+        raise CodebookError(f"{origin}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CodebookError(f"{origin}: a codebook file holds a mapping with 'name' and 'codes'")
+    return data
 
+
+def load_codebook(path: str | Path, limits: StructureLimits = DEFAULT_LIMITS) -> Codebook:
+    """Load a codebook from a .yaml/.yml/.json file. Raises CodebookError with the reason."""
     p = Path(path)
     if p.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise CodebookError(f"{p}: a codebook must be a .yaml, .yml or .json file")
@@ -185,10 +211,7 @@ def load_codebook(path: str | Path) -> Codebook:
         raise CodebookError(f"{p}: no such codebook file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CodebookError(f"{p}: cannot be read as UTF-8 text ({exc})") from None
-    try:
-        data = json.loads(raw) if p.suffix.lower() == ".json" else yaml.safe_load(raw)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise CodebookError(f"{p}: not valid {p.suffix[1:].upper()}: {exc}") from None
+    data = decode_codebook(raw, "json" if p.suffix.lower() == ".json" else "yaml", origin=str(p), limits=limits)
     return parse_codebook(data, origin=str(p))
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.structured import StructureLimits
 from models.text.roles import DEFAULT_INTERVIEWER_LABELS
 
 
@@ -47,7 +48,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str | None = Field(None, description="SQLAlchemy URL (default: a SQLite file DATA_DIR/loupe.db); e.g. postgresql+psycopg://user@host/db")
-    max_upload_mb: float = Field(20.0, gt=0, description="largest upload the review service accepts, in MB (larger: 413)")
+    max_upload_mb: float = Field(20.0, gt=0, description="largest request body the review service accepts, in MB, counted as it arrives (chunked bodies too); larger: 413")
+    codebook_max_nodes: int = Field(200_000, ge=100, description="most nodes (mappings, lists, keys, values) a codebook file may hold once YAML aliases are expanded; checked before anything is built (more: 422)")
+    codebook_max_depth: int = Field(64, ge=4, le=500, description="deepest nesting of mappings and lists in a codebook file (deeper: 422)")
+    codebook_max_chars: int = Field(20_000_000, ge=1000, description="most characters of text a codebook file may hold once YAML aliases are expanded (more: 422)")
     admin_token: str | None = Field(None, description="when set, creating or importing a project needs 'Authorization: Bearer <admin_token>'")
     llm_backend: Literal["none", "transformers", "nli", "openai"] = Field(
         "none", description="LLM backend for reranking suggestions, rationales and naming candidate codes (none: embeddings only)")
@@ -93,6 +97,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def codebook_limits(self) -> StructureLimits:
+        return StructureLimits(max_nodes=self.codebook_max_nodes, max_depth=self.codebook_max_depth, max_chars=self.codebook_max_chars)
 
     @property
     def embedding_cache_path(self) -> Path:

@@ -117,4 +117,5 @@ async def import_codebook(project: OwnerDep, coder: CoderDep, db: DbDep, runner:
                           file: Annotated[UploadFile, File(description="a .yaml, .yml or .json codebook file")]) -> Any:
     """Import a codebook file as a new version."""
     data = await read_limited(file, settings.max_upload_bytes)
-    return await run_in_threadpool(codebook_files.import_file, db, runner, project=project, coder=coder, filename=file.filename, data=data)
+    return await run_in_threadpool(codebook_files.import_file, db, runner, project=project, coder=coder, filename=file.filename, data=data,
+                                  limits=settings.codebook_limits)
