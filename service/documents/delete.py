@@ -6,7 +6,8 @@ segment and suggestion ids no longer resolve), and one `tombstone` entry is appe
 the deletion: who (coder_id), when (created_at), which document (segment_id: the highest segment id
 it had; memo: its id, name, sha256 and what went). Readings of the ledger that need a segment (the
 current codings, spans, exports of codings, agreement, the queue, progress, discovery) leave such
-decisions out; the ledger itself (GET .../decisions, the ledger export) keeps them.
+decisions out; the ledger itself (GET .../decisions, the ledger export) keeps them. Stored cluster
+runs drop the document's segments from their members, representatives and maps.
 Deletion is refused (409) while a job of the project is queued or running, since a job works on
 the segments it read. Deleted ids are never reused (service.storage.ids).
 """
@@ -25,7 +26,17 @@ from service.projects.access import Caller
 from service.schemas.projects import DocumentDeleted, DocumentRead
 from service.storage.db import Database
 from service.storage.ids import retire
-from service.storage.tables import Decision, DocumentRow, Job, Project, SegmentRow, SegmentVector, Suggestion
+from service.storage.tables import (
+    Cluster,
+    ClusterRun,
+    Decision,
+    DocumentRow,
+    Job,
+    Project,
+    SegmentRow,
+    SegmentVector,
+    Suggestion,
+)
 
 TOMBSTONE = "tombstone"
 
@@ -46,6 +57,25 @@ def rename_document(db: Database, *, project: Project, document_id: int, name: s
 
 def _busy_job(session: Session, project: Project) -> int | None:
     return session.scalar(select(Job.id).where(Job.project_id == project.id, Job.status.in_(("queued", "running"))).order_by(Job.id).limit(1))
+
+
+def _forget_in_clusters(session: Session, project: Project, gone: set[int], name: str) -> None:
+    """Stored cluster runs leave the deleted segments out: their map points, members (with their
+    similarities), representatives and the document's count. Keywords and coverage stay as computed."""
+    for run in session.scalars(select(ClusterRun).where(ClusterRun.project_id == project.id)):
+        points = run.points.get("points", [])
+        kept = [p for p in points if p.get("id") not in gone]
+        if len(kept) != len(points):
+            run.points = {**run.points, "points": kept}
+    for c in session.scalars(select(Cluster).where(Cluster.project_id == project.id)):
+        keep = [k for k, m in enumerate(c.members) if m not in gone]
+        if len(keep) == len(c.members) and name not in c.documents:
+            continue
+        c.similarities = [c.similarities[k] for k in keep] if len(c.similarities) == len(c.members) else c.similarities
+        c.members = [c.members[k] for k in keep]
+        c.representatives = [r for r in c.representatives if r.get("id") not in gone]
+        c.documents = {d: n for d, n in c.documents.items() if d != name}
+        c.size = len(c.members)
 
 
 def delete_document(db: Database, *, project: Project, coder: Caller, document_id: int) -> DocumentDeleted:
@@ -72,6 +102,8 @@ def delete_document(db: Database, *, project: Project, coder: Caller, document_i
                              memo=memo, client_key=f"tombstone:document:{row.id}")
         session.add(tombstone)
         session.flush()
+        gone = set(session.scalars(select(SegmentRow.id).where(SegmentRow.document_id == row.id)))
+        _forget_in_clusters(session, project, gone, row.name)
         session.execute(delete(SegmentVector).where(SegmentVector.segment_id.in_(segments)))
         session.execute(delete(Suggestion).where(Suggestion.document_id == row.id))
         session.execute(delete(SegmentRow).where(SegmentRow.document_id == row.id))

@@ -5,6 +5,8 @@ segment ({code: applied}); the current coding of (segment, code, coder) is the e
 entry that touched that code. Undo is an entry whose effects restore the states from before the
 entry it undoes. A client may send a `client_key`: sending the same key again returns the entry
 already stored instead of writing a second one, so a retry after a timeout or crash is safe.
+Entries on a deleted document's segments stay, beside the document's `tombstone` entry
+(service.documents.delete); the current codings and spans leave them out (`live`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.codebooks.versions import codebook_of, current_ref
@@ -179,10 +181,19 @@ def retrain_due(session: Session, project: Project) -> bool:
     return int(n or 0) >= project.retrain_every
 
 
+def on_live_segment():
+    """SQL: the entry's segment still exists (its document was not deleted), and it is not a tombstone."""
+    return and_(select(SegmentRow.id).where(SegmentRow.id == Decision.segment_id).exists(), Decision.verdict != "tombstone")
+
+
 def entries(
-    session: Session, *, project: Project, coder_ids: list[int] | None, segment_id: int | None = None, after: int = 0, limit: int | None = 100
+    session: Session, *, project: Project, coder_ids: list[int] | None, segment_id: int | None = None, after: int = 0,
+    limit: int | None = 100, live: bool = False,
 ) -> list[Decision]:
+    """Ledger entries in id order; `live`: only those on segments that still exist (no tombstones)."""
     q = select(Decision).where(Decision.project_id == project.id, Decision.id > after)
+    if live:
+        q = q.where(on_live_segment())
     if coder_ids is not None:
         q = q.where(Decision.coder_id.in_(coder_ids))
     if segment_id is not None:
@@ -219,6 +230,8 @@ def fold(rows: Iterable[Decision]) -> Folded:
     out = Folded()
     spans: dict[SpanKey, list[tuple[int | None, int | None, Decision]]] = defaultdict(list)
     for d in sorted(rows, key=lambda r: r.id):
+        if d.verdict == "tombstone":  # a deleted document: it codes nothing
+            continue
         out.states.setdefault((d.segment_id, d.coder_id), {}).update({c: bool(v) for c, v in d.effects.items()})
         if d.verdict == "remap" and d.new_code:
             moved = spans.pop((d.segment_id, d.coder_id, d.code), [])
@@ -246,7 +259,7 @@ def fold(rows: Iterable[Decision]) -> Folded:
 
 def current_codings(session: Session, *, project: Project, coder_ids: list[int] | None = None) -> dict[tuple[int, int], dict[str, bool]]:
     """The current coding of every (segment, coder) with at least one entry (codes decided either way)."""
-    return fold(entries(session, project=project, coder_ids=coder_ids, limit=None)).states
+    return fold(entries(session, project=project, coder_ids=coder_ids, limit=None, live=True)).states
 
 
 def current_spans(session: Session, project: Project, coder_ids: set[int] | None = None,
@@ -254,7 +267,7 @@ def current_spans(session: Session, project: Project, coder_ids: set[int] | None
     """{(segment, coder, code): [(start, end, the decision that applied it)]} for the codes applied
     now (of some coders, or in one document, when asked), with whole-segment selections resolved to
     the segment's offsets."""
-    q = select(Decision).where(Decision.project_id == project.id)
+    q = select(Decision).where(Decision.project_id == project.id, on_live_segment())
     if coder_ids is not None:
         q = q.where(Decision.coder_id.in_(sorted(coder_ids)))
     if document_id is not None:

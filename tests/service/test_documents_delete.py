@@ -1,0 +1,123 @@
+"""Deleting and renaming a document (issue 23). The ledger keeps every row and gains a tombstone;
+codings, the codings export, agreement, the queue and the document's segments leave the document
+out; the ledger export keeps its rows. A deleted id is never handed out again."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from tests.api.conftest import Api, new_project
+
+CODES = ["trust", "leadership/getting-things-done"]  # codes of the default seed codebook
+A = "We trusted the board at first.\n\nThen the funding stopped.\n\nThe volunteers kept going."
+B = "Leadership meant getting things done.\n\nNobody waited for permission.\n\nTrust came later."
+
+
+def _ledger(api: Api, pid: int) -> list[dict]:
+    return api.ok("GET", f"/projects/{pid}/decisions", params={"limit": 1000})
+
+
+def _rows(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _agreement(server, pid: int) -> dict:
+    """service.review.agreement on the app's database (the function the agreement endpoint calls)."""
+    from service.review.agreement import agreement
+    from service.storage.db import Database
+    from service.storage.tables import Project
+
+    db = Database(server.settings.database)
+    try:
+        with db.read() as s:
+            return agreement(s, project=s.get_one(Project, pid), metrics=("percent",), n_boot=0)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, make_app):
+    server = make_app(tmp_path_factory.mktemp("delete"))
+    pid, owner = new_project(server.url, retrain_every=0)
+    ben = Api(server.url, owner.ok("POST", f"/projects/{pid}/coders", 201, json={"name": "ben"})["token"])
+    docs = {}
+    for name, text in (("a.txt", A), ("b.txt", B)):
+        d = owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": name, "text": text, "unit": "paragraph"})
+        docs[name] = (d["id"], owner.ok("GET", f"/projects/{pid}/segments", params={"document_id": d["id"]}))
+    for api in (owner, ben):  # both coders decide every segment of both documents; on a.txt, Ben rejects what the owner adds
+        for name, (_, segs) in docs.items():
+            for k, seg in enumerate(segs):
+                verdict = "reject" if api is ben and name == "a.txt" else "add"
+                api.ok("POST", f"/projects/{pid}/decisions", 201, json={"verdict": verdict, "segment_id": seg["id"], "code": CODES[k % 2]})
+    return server, pid, owner, ben, docs
+
+
+def test_delete_keeps_every_ledger_row_and_leaves_the_document_out(study):
+    server, pid, owner, ben, docs = study
+    a_id, a_segs = docs["a.txt"]
+    a_seg_ids = {s["id"] for s in a_segs}
+    before = _ledger(owner, pid)
+    agreement_before = _agreement(server, pid)
+    codings_before = _rows(owner.ok("GET", f"/projects/{pid}/export/codings"))
+    assert {r["document"] for r in codings_before} == {"a.txt", "b.txt"}
+    assert len(before) == 12 and agreement_before["units"] == 6
+
+    assert ben.delete(f"/projects/{pid}/documents/{a_id}").status_code == 403  # owner only
+    gone = owner.ok("DELETE", f"/projects/{pid}/documents/{a_id}")
+    assert gone["segments_deleted"] == 3 and gone["decisions_kept"] == 6 and gone["name"] == "a.txt"
+
+    after = _ledger(owner, pid)
+    assert len(after) == len(before) + 1  # every row kept, one tombstone added
+    assert after[:-1] == before  # unchanged, in order
+    tomb = after[-1]
+    assert tomb["id"] == gone["tombstone_id"] and tomb["verdict"] == "tombstone" and tomb["effects"] == {}
+    assert '"name": "a.txt"' in tomb["memo"] and tomb["coder_id"] == before[0]["coder_id"]
+
+    # codings and their export, agreement, the queue, the document list leave the document out
+    codings_after = _rows(owner.ok("GET", f"/projects/{pid}/export/codings"))
+    assert {r["document"] for r in codings_after} == {"b.txt"}
+    assert codings_after == [r for r in codings_before if r["document"] == "b.txt"]
+    agreement_after = _agreement(server, pid)
+    assert agreement_after["units"] == 3 and agreement_after["units_coded_by_two_or_more"] == 3
+    pooled = agreement_before["between_coders"]["(pooled)"]["percent"], agreement_after["between_coders"]["(pooled)"]["percent"]
+    assert pooled[0]["value"] == 0.5 and pooled[1]["value"] == 1.0  # the coders disagreed on a.txt only
+    assert [d["name"] for d in owner.ok("GET", f"/projects/{pid}/documents")] == ["b.txt"]
+    assert owner.get(f"/projects/{pid}/documents/{a_id}").status_code == 404
+    assert owner.get(f"/projects/{pid}/documents/{a_id}/codings").status_code == 404
+    assert not a_seg_ids & {s["id"] for s in owner.ok("GET", f"/projects/{pid}/segments", params={"limit": 1000})}
+    # the ledger export keeps every row and the tombstone (the deleted document's rows name no document)
+    ledger_rows = _rows(owner.ok("GET", f"/projects/{pid}/export/ledger"))
+    assert len(ledger_rows) == len(after) and ledger_rows[-1]["verdict"] == "tombstone"
+    # a decision on a deleted segment cannot be undone or added to
+    first_a = next(d for d in before if d["segment_id"] in a_seg_ids)
+    assert owner.post(f"/projects/{pid}/decisions", json={"verdict": "undo", "undoes": first_a["id"]}).status_code == 404
+    assert owner.delete(f"/projects/{pid}/documents/{a_id}").status_code == 404
+
+    # a new upload never takes the deleted ids (SQLite would otherwise give max(id) + 1 again)
+    c = owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": "a.txt", "text": A, "unit": "paragraph"})
+    assert c["id"] > a_id
+    new_ids = {s["id"] for s in owner.ok("GET", f"/projects/{pid}/segments", params={"document_id": c["id"]})}
+    assert min(new_ids) > max(a_seg_ids | {tomb["segment_id"]})
+    assert owner.ok("GET", f"/projects/{pid}/documents/{c['id']}/codings") == []  # the old decisions stay off it
+    # the newest document deleted: its ids are the highest, and still the next upload does not take them
+    owner.ok("DELETE", f"/projects/{pid}/documents/{c['id']}")
+    d = owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": "d.txt", "text": A, "unit": "paragraph"})
+    assert d["id"] > c["id"]
+    assert min(s["id"] for s in owner.ok("GET", f"/projects/{pid}/segments", params={"document_id": d["id"]})) > max(new_ids)
+    owner.ok("DELETE", f"/projects/{pid}/documents/{d['id']}")
+
+
+def test_rename(study):
+    _, pid, owner, ben, docs = study
+    b_id, _ = docs["b.txt"]
+    r = owner.ok("PATCH", f"/projects/{pid}/documents/{b_id}", json={"name": "interview B.txt"})
+    assert r["name"] == "interview B.txt" and r["segments"] == 3
+    assert owner.ok("GET", f"/projects/{pid}/documents/{b_id}")["name"] == "interview B.txt"
+    owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": "other.txt", "text": "Something else entirely."})
+    clash = owner.request("PATCH", f"/projects/{pid}/documents/{b_id}", json={"name": "other.txt"})
+    assert clash.status_code == 409 and "other.txt" in clash.json()["detail"]
+    assert owner.request("PATCH", f"/projects/{pid}/documents/{b_id}", json={"name": ""}).status_code == 422
+    assert {r["document"] for r in _rows(owner.ok("GET", f"/projects/{pid}/export/codings"))} >= {"interview B.txt"}
