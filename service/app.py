@@ -11,16 +11,11 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from fastapi import FastAPI
 
-from models.base import LoupeError
-from service.errors import ServiceError
+from service.errors import declare_errors, install_error_handlers
 from service.settings import Settings
 from service.uploads import BodyLimit
 
@@ -33,47 +28,6 @@ DESCRIPTION = """Review model-suggested codes for qualitative data, with a decis
 
 Authenticate with `Authorization: Bearer <token>`: creating a project returns its owner's token; the owner adds coders
 (each gets a token, shown once). Errors have one shape: `{"error": "<kind>", "detail": "<message>"}`."""
-
-
-def _error(status: int, kind: str, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": kind, "detail": detail, **extra}, status_code=status)
-
-
-def _field(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Domain errors become HTTP here, and only here."""
-
-    @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return _error(exc.status, exc.kind, exc.detail)
-
-    @app.exception_handler(LoupeError)
-    async def _loupe(_: Request, exc: LoupeError) -> JSONResponse:
-        return _error(422, "invalid", str(exc))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
-        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        return _error(422, "invalid_request", detail, fields=fields)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
-        return _error(409, "conflict", "the change conflicts with stored data (a duplicate or a missing reference)")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return _error(500, "internal_error", f"an unexpected {type(exc).__name__}; the server log has the details")
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeout)
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
-        log.error("database error: %s", exc)
-        return _error(503, "database_unavailable", "the database could not complete the request; try again")
 
 
 def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = None) -> FastAPI:
@@ -120,6 +74,7 @@ def create_app(settings: Settings | None = None, *, pipeline: Pipeline | None = 
     app = FastAPI(title="Loupe", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    declare_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 64 * 1024)  # room for multipart framing
     for module in (health, exchange, projects, documents, review, reports, discovery, page, analysis, themes):
         app.include_router(module.router)

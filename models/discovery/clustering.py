@@ -114,11 +114,20 @@ def _hdbscan(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict[str
 
     n = x.shape[0]
     mcs = config.min_cluster_size or max(5, round(n / 200))
+    check_sizes(n, config)
     z, how = reduce(x, config.reduction, config.reduce_dims, config.seed)
     model = HDBSCAN(min_cluster_size=mcs, min_samples=config.min_samples or None, cluster_selection_method=config.selection, copy=True)
     labels = model.fit_predict(z)
     return labels, {"min_cluster_size": mcs, "min_samples": config.min_samples or mcs, "reduction": how, "reduce_dims": int(z.shape[1]),
                     "selection": config.selection}
+
+
+def check_sizes(n: int, config: ClusterConfig) -> None:
+    """Refuse options that need more segments than there are (ClusteringError names the option)."""
+    for name in ("min_cluster_size", "min_samples", "k"):
+        value = getattr(config, name)
+        if value is not None and value > n:
+            raise ClusteringError(f"{name}={value} needs at least {value} segments to cluster; there are {n}")
 
 
 def _kmeans(x: np.ndarray, config: ClusterConfig) -> tuple[np.ndarray, dict[str, Any]]:

@@ -249,7 +249,7 @@ def write_qdpx(project: QdaProject, *, schema_dir: str | Path | None = None) -> 
         variables = etree.SubElement(root, q("Variables"))
         for name in names:
             kinds = {_xsd_value(s.variables[name])[0] for s in project.sources if s.variables.get(name) is not None}
-            etree.SubElement(variables, q("Variable"), {"guid": var_guids[name], "name": name, "typeOfVariable": kinds.pop() if len(kinds) == 1 else "Text"})
+            etree.SubElement(variables, q("Variable"), {"guid": var_guids[name], "name": xml_text(name), "typeOfVariable": kinds.pop() if len(kinds) == 1 else "Text"})
     members: dict[str, bytes] = {}
     folder = project.folder if project.folder.lower() == "sources" else "sources"
     if project.sources:

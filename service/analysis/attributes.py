@@ -1,9 +1,10 @@
 """Case attributes of documents and speakers, and the scope filters built on them
 (document:NAME=VALUE, speaker:NAME=VALUE).
 
-Invariants: setting attributes merges (a null value removes one); a CSV import applies every row
-or none (one transaction, refused whole with the lines at fault). Functions taking `db` own their
-transaction; those taking `session` run in the caller's.
+Invariants: attribute names hold no control character (service.schemas.text); setting attributes
+merges (a null value removes one); a CSV import applies every row or none (one transaction,
+refused whole with the lines at fault). Functions taking `db` own their transaction; those taking
+`session` run in the caller's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.errors import Invalid, NotFound
+from service.schemas.text import bad_character
 from service.storage.db import Database
 from service.storage.tables import DocumentRow, Project, SegmentRow, SpeakerAttributes
 
@@ -54,6 +56,10 @@ def set_attributes(session: Session, *, project: Project, scope: str, key: str |
             session.add(row)
     else:
         raise Invalid("scope must be document or speaker")
+    for name in values:
+        bad = bad_character(name)
+        if bad:
+            raise Invalid(f"attribute name {name!r} contains the control character {bad}; names may not")
     merged = {**(row.attributes or {}), **values}
     row.attributes = {k: v for k, v in merged.items() if v is not None}
     session.flush()

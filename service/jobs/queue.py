@@ -18,6 +18,7 @@ from service.storage.tables import (
     Decision,
     Job,
     Project,
+    SegmentRow,
 )
 
 KINDS = ("suggest", "retrain", "cluster")
@@ -52,7 +53,14 @@ def list_jobs(session: Session, project: Project) -> list[Job]:
 
 def start_job(db: Database, runner: Notifier, *, project: Project, coder: Caller, kind: str, params: dict[str, Any] | None = None) -> Job:
     """Queue a job in its own transaction and wake the runner (see enqueue). `params` count for
-    cluster jobs only (clustering options)."""
+    cluster jobs only (clustering options): sizes larger than the project's data segments are refused
+    (422) here rather than failing in the job."""
+    if kind == "cluster" and params:
+        from models.discovery.clustering import ClusterConfig, check_sizes
+
+        with db.read() as session:
+            n = session.scalar(select(func.count()).select_from(SegmentRow).where(SegmentRow.project_id == project.id, SegmentRow.role == "data")) or 0
+        check_sizes(n, ClusterConfig(**{k: params[k] for k in ("min_cluster_size", "min_samples", "k") if params.get(k) is not None}))
     with db.write() as session:
         job = enqueue(session, project=project, kind=kind, coder=coder, params=params if kind == "cluster" else None)
     runner.notify()

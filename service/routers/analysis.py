@@ -27,10 +27,11 @@ from service.schemas.analysis import (
     MemoCreate,
     MemoRead,
 )
+from service.schemas.text import Name
 from service.uploads import read_limited
 
 router = APIRouter(tags=["analysis"])
-Attributes = Annotated[dict[str, str | int | float | bool | None], Body(examples=[{"sector": "NHS", "site": "North", "years": 12}])]
+Attributes = Annotated[dict[Name, str | int | float | bool | None], Body(examples=[{"sector": "NHS", "site": "North", "years": 12}])]
 
 
 @router.post("/projects/{project_id}/memos", status_code=status.HTTP_201_CREATED, response_model=MemoRead)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.schemas.projects import CodebookSummary, Read
+from service.schemas.text import Name
 
 
 class ClusterRead(Read):
@@ -62,7 +63,7 @@ class ClusterMap(BaseModel):
 class AdoptBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200, description="the new code's name (default: the suggested one)")
+    name: Name | None = Field(None, min_length=1, max_length=200, description="the new code's name (default: the suggested one)")
     definition: str | None = Field(None, min_length=1, max_length=5000)
     parent: str | None = Field(None, max_length=500, description="path of the code to put it under (default: top level)")
 

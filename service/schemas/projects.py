@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.schemas.text import Name
+
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
@@ -20,8 +22,8 @@ class ProjectCreate(BaseModel):
         json_schema_extra={"examples": [{"name": "NHS and voluntary sector", "owner": "amira", "blind": True}]},
     )
 
-    name: str = Field(min_length=1, max_length=200)
-    owner: str = Field(min_length=1, max_length=200, description="name of the owner coder, created with the project")
+    name: Name = Field(min_length=1, max_length=200)
+    owner: Name = Field(min_length=1, max_length=200, description="name of the owner coder, created with the project")
     description: str = Field("", max_length=10_000)
     blind: bool = Field(False, description="coders see only their own decisions")
     hide_suggestions: bool = Field(False, description="in blind mode, coders see no model suggestions (independent double-coding)")
@@ -34,7 +36,7 @@ class ProjectCreate(BaseModel):
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"blind": True, "hide_suggestions": False}]})
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=10_000)
     blind: bool | None = None
     hide_suggestions: bool | None = None
@@ -58,7 +60,7 @@ class ProjectRead(Read):
 class CoderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "ben", "role": "coder"}]})
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     role: Literal["owner", "coder"] = "coder"
 
 
@@ -114,7 +116,7 @@ class TextDocumentCreate(BaseModel):
         json_schema_extra={"examples": [{"name": "interview-07.txt", "text": "Interviewer: How did trust change?\nP7: It took years to build."}]},
     )
 
-    name: str = Field(min_length=1, max_length=500)
+    name: Name = Field(min_length=1, max_length=500)
     text: str = Field(min_length=1)
     unit: Literal["auto", "sentence", "turn", "paragraph", "window"] = "auto"
 
@@ -137,7 +139,7 @@ class DocumentText(DocumentRead):
 class DocumentRename(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "interview-07 (site B).txt"}]})
 
-    name: str = Field(min_length=1, max_length=500, description="the new name; unique in the project")
+    name: Name = Field(min_length=1, max_length=500, description="the new name; unique in the project")
 
 
 class DocumentColumns(BaseModel):

@@ -10,11 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.schemas.text import Name
+
 
 class ThemeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     definition: str = Field("", max_length=20_000)
     codes: list[str] = Field(default_factory=list, max_length=1000)
 
