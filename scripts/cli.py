@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
@@ -225,7 +224,7 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("loupe-demo"),
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
-    """Code the shipped sample interviews against the seed codebook, then show a few suggestions."""
+    """Code the shipped sample interviews against the seed codebook, then show what was scored: coverage and a sample spread over the corpus, misses included."""
     _run_code(
         [sample_corpus_path()],
         codebook="seed",
@@ -239,18 +238,10 @@ def demo(
             "overwrite": False,
         },
     )
-    shown = 0
-    table = Table(title="A few suggestions to review", title_justify="left", show_lines=True)
-    for col in ("segment", "code", "score", "evidence"):
-        table.add_column(col, overflow="fold")
-    with open(out / "suggestions.jsonl", encoding="utf-8") as f:
-        for line in f:
-            rec = json.loads(line)
-            if rec["score"] < 0.9 or shown >= 5:
-                continue
-            table.add_row(f"{rec['segment_id']} ({rec['speaker'] or '-'})", rec["code"], f"{rec['score']:.2f}", rec["evidence"]["sentence"])
-            shown += 1
-    out_console.print(table)
+    from scripts.demo_report import print_demo_report
+    from service.settings import get_settings
+
+    print_demo_report(out, out_console, threshold=get_settings().threshold)
 
 
 app.command()(agree)
