@@ -1,9 +1,9 @@
 """Word (.docx) and PDF files as plain text with anchors (models.base.Anchor).
 
 .docx: paragraphs and tables in body order, one line each ("\\n" between them, as before tables
-were read). A table row is one line: its cells joined by " | ", or "Label: words" when the row is a
-two-cell speaker row of a transcript table ("Interviewer" | "How did it start?"); each row has an
-Anchor(part="table"). The file's comments close the text, after a blank line and a "Comments"
+were read). A table row is one line: its cells joined by " | ", or "Label: words" when the table is
+a transcript (every row two cells, a speaker label and words, some label recurring: "Interviewer" |
+"How did it start?"); each row has an Anchor(part="table"). The file's comments close the text, after a blank line and a "Comments"
 line: one line each, "[Comment N, Author, on “commented words”] comment text", each with an
 Anchor(part="comment"); the segmenter keeps them as metadata lines (context, never coded).
 Nothing in the file's text is dropped silently.
@@ -39,14 +39,24 @@ def _cells(row: Any) -> list[str]:
     return out
 
 
-def _row_line(cells: list[str]) -> str:
+def _label(cells: list[str]) -> str | None:
+    """The speaker label of a two-cell row ("Interviewer" | "How did it start?"), else None."""
     filled = [c for c in cells if c]
-    if len(filled) == 2 and len(filled[0]) <= 40:
-        label = filled[0].rstrip(":").strip()
-        m = SPEAKER_RE.match(f"{label}: x")
-        if m and m.group("label") == label:
-            return f"{label}: {filled[1]}"
-    return " | ".join(cells) if filled else ""
+    if len(filled) != 2 or len(filled[0]) > 40:
+        return None
+    label = filled[0].rstrip(":").strip()
+    m = SPEAKER_RE.match(f"{label}: x")
+    return label if m and m.group("label") == label else None
+
+
+def _table_lines(rows: list[list[str]]) -> list[str]:
+    """A table's rows as lines: "Label: words" when every row is a two-cell speaker row and some
+    label recurs (a transcript laid out as a table), else the cells joined by " | "."""
+    rows = [r for r in rows if any(r)]
+    labels = [_label(r) for r in rows]
+    if rows and all(labels) and len(set(labels)) < len(labels):
+        return [f"{label}: {[c for c in r if c][1]}" for label, r in zip(labels, rows, strict=True)]
+    return [" | ".join(r) for r in rows]
 
 
 def _commented_words(body: Any) -> dict[str, str]:
@@ -95,10 +105,8 @@ def read_docx(data: bytes, path: Path, did: str) -> Document:
 
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            for row in block.rows:
-                line = _row_line(_cells(row))
-                if line:
-                    add(line, "table")
+            for line in _table_lines([_cells(row) for row in block.rows]):
+                add(line, "table")
         else:
             add(block.text, None)
     comments = [c for c in document.comments if c.text.strip()]
