@@ -6,7 +6,13 @@ and missing otherwise: in a review, a code nobody asked a coder about is not a "
 value is defined for every segment it scored: 1 when it suggested the code at or above the
 project's threshold, else 0. Between coders, agreement rests on the segments two or more coders
 decided; the model is compared with each coder on the segments that coder decided. In a blind
-project only the owner sees agreement between coders (`agreement_for`)."""
+project only the owner sees agreement between coders (`agreement_for`).
+
+The table is built by eval.codings.build_table from decided codings (unit = the segment id as text,
+value 1 applied / 0 not), the very records export/codings writes, so `loupe agree` on that export
+gives the same values and, for the same seed and number of resamples, the same intervals. Every
+segment a coder decided is kept: one coder's codings carry no agreement but enter Fleiss' and
+Gwet's chance terms, as in Gwet (2014) and irrCAC."""
 
 from __future__ import annotations
 
@@ -17,7 +23,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from eval.codings import CodingTable, per_code
+from eval.agreement import DISTANCES, Distance, Weights
+from eval.agreement_small import MIN_MINORITY, MIN_UNITS
+from eval.codings import Coding, CodingTable, build_table, per_code
 from eval.intervals import METRICS
 from service.analysis.attributes import scope_of
 from service.codebooks.versions import as_codebook, current_codebook
@@ -42,8 +50,31 @@ def _as_dicts(result: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {code: {m: e.as_dict() for m, e in ests.items()} for code, ests in result.items()}
 
 
+def _decided(state: dict[tuple[int, int], dict[str, bool]], names: dict[int, str]) -> list[Coding]:
+    return [Coding(str(seg), names[who], code, value=applied) for (seg, who), coding in state.items() for code, applied in coding.items()]
+
+
+def _model_codings(session: Session, *, project: Project, book_id: int, units: list[int], codes: list[str]) -> list[Coding]:
+    """The model as a coder: every code decided on every scored segment (1 at or above the threshold)."""
+    if not units:
+        return []
+    scored: set[int] = set()
+    suggested: set[tuple[int, str]] = set()
+    for lo in range(0, len(units), 5000):  # bounded IN lists
+        chunk = units[lo:lo + 5000]
+        scored |= set(session.scalars(select(SegmentVector.segment_id).where(SegmentVector.segment_id.in_(chunk))))
+        suggested |= {(seg, code) for seg, code in session.execute(select(Suggestion.segment_id, Suggestion.code).where(
+            Suggestion.codebook_id == book_id, Suggestion.segment_id.in_(chunk), Suggestion.score >= project.threshold))}
+    return [Coding(str(seg), MODEL, code, value=(seg, code) in suggested) for seg in sorted(scored) for code in codes]
+
+
+def _ordered(result: dict[str, dict[str, Any]], codes: list[str]) -> dict[str, dict[str, Any]]:
+    """Codes in codebook order, then the summaries."""
+    return {c: result[c] for c in codes if c in result} | {k: v for k, v in result.items() if k not in codes}
+
+
 def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = DEFAULT_METRICS, n_boot: int = 500, seed: int = 0,
-              segments: AbstractSet[int] | None = None) -> dict[str, Any]:
+              segments: AbstractSet[int] | None = None, weights: Weights = None, weight_distance: Distance = "index") -> dict[str, Any]:
     """Agreement per code and overall, between the human coders and between the model and each coder
     (on `segments` only, when given: attribute filters)."""
     coders = {c.id: c.name for c in list_coders(session, project)}
@@ -55,57 +86,44 @@ def agreement(session: Session, *, project: Project, metrics: tuple[str, ...] = 
     codes += sorted({c for v in state.values() for c in v} - set(codes))
     units = sorted({seg for seg, _ in state})
     humans = sorted({coders[who] for _, who in state})
-    names = humans + [MODEL]
-    u_ix = {u: i for i, u in enumerate(units)}
-    n_ix = {n: j for j, n in enumerate(names)}
-    k_ix = {c: k for k, c in enumerate(codes)}
-    presence = np.full((len(units), len(names), len(codes)), -1, dtype=np.int8)
-    for (seg, who), coding in state.items():
-        for code, applied in coding.items():
-            presence[u_ix[seg], n_ix[coders[who]], k_ix[code]] = int(applied)
-    if units:
-        scored = set(session.scalars(select(SegmentVector.segment_id).where(SegmentVector.segment_id.in_(units))))
-        for seg in scored:
-            presence[u_ix[seg], n_ix[MODEL], :] = 0
-        for seg, code in session.execute(
-            select(Suggestion.segment_id, Suggestion.code).where(
-                Suggestion.codebook_id == book.id, Suggestion.segment_id.in_(units), Suggestion.score >= project.threshold)
-        ):
-            if seg in scored and code in k_ix:
-                presence[u_ix[seg], n_ix[MODEL], k_ix[code]] = 1
-    coded = np.asarray((presence >= 0).any(axis=2))  # (units, coders): the coder decided something on the unit
-
-    def table_for(rows: np.ndarray) -> CodingTable:
-        """The table on these units only. Between coders: units two or more coders decided (a unit
-        one coder decided shows no agreement; left in, it would still enter Fleiss' and Gwet's
-        chance terms, and cost bootstrap time). Model vs a coder: the units that coder decided."""
-        return CodingTable([units[i] for i in rows], names, codes, presence[rows])
-
-    humans_ix = [n_ix[h] for h in humans]
-    shared = np.flatnonzero(coded[:, humans_ix].sum(axis=1) >= 2)
-    between = _as_dicts(per_code(table_for(shared), metrics, coders=humans, n_boot=n_boot, seed=seed)) if len(humans) >= 2 else {}
+    table = build_table(_decided(state, coders) + _model_codings(session, project=project, book_id=book.id, units=units, codes=codes))
+    coded = np.asarray((table.presence >= 0).any(axis=2))  # (units, coders): the coder decided something on the unit
+    opts: dict[str, Any] = {"n_boot": n_boot, "seed": seed, "weights": weights, "distance": weight_distance}
+    humans_ix = [table.coders.index(h) for h in humans]
+    shared = int((coded[:, humans_ix].sum(axis=1) >= 2).sum()) if humans_ix else 0
+    between = _as_dicts(per_code(table, metrics, coders=humans, **opts)) if len(humans) >= 2 else {}
     model = {}
     for h in humans:
-        rows = np.flatnonzero(coded[:, n_ix[h]] & coded[:, n_ix[MODEL]])
-        model[h] = _as_dicts(per_code(table_for(rows), metrics, coders=[MODEL, h], n_boot=n_boot, seed=seed))
+        if MODEL in table.coders:
+            rows = np.flatnonzero(coded[:, table.coders.index(h)] & coded[:, table.coders.index(MODEL)])
+            sub = CodingTable([table.units[i] for i in rows], table.coders, table.codes, table.presence[rows])
+        else:  # nothing scored yet: every value undefined, with its note
+            sub = CodingTable([], [MODEL, h], table.codes, np.full((0, 2, len(table.codes)), -1, dtype=np.int8))
+        model[h] = _ordered(_as_dicts(per_code(sub, metrics, coders=[MODEL, h], **opts)), codes)
     return {
         "units": len(units),
-        "units_coded_by_two_or_more": int(len(shared)),
+        "units_coded_by_two_or_more": shared,
         "coders": humans,
         "codes": codes,
         "codebook_version": book.version,
         "metrics": list(metrics),
-        "between_coders": between,
+        "weights": weights,
+        "weight_distance": weight_distance,
+        "small_n_rule": {"min_units": MIN_UNITS, "min_minority": MIN_MINORITY},
+        "between_coders": _ordered(between, codes),
         "model_vs_coder": model,
         "notes": [
             "a coder's value for (segment, code) is missing unless they decided it; the model's is defined for every scored segment",
             "(mean over codes) averages the per-code values; (pooled) treats every (segment, code) decision as one unit",
+            f"small_n: fewer than {MIN_UNITS} pairable units, or fewer than {MIN_MINORITY} pairable values outside the most "
+            "frequent category; such a value's interval is the wider of an analytic and a Wilson interval, not the bootstrap",
         ],
     }
 
 
 def agreement_for(session: Session, *, project: Project, coder: Caller, metrics: list[str] | None = None, n_boot: int = 200,
-                  attribute: list[str] | None = None) -> dict[str, Any]:
+                  attribute: list[str] | None = None, weights: Weights = None, weight_distance: Distance = "index",
+                  seed: int = 0) -> dict[str, Any]:
     """agreement as `coder` may ask for it: refused (403) to a coder of a blind project; `metrics`
     checked against eval.intervals.METRICS (default: DEFAULT_METRICS); `attribute` filters
     (document:NAME=VALUE, speaker:NAME=VALUE) keep the segments that match."""
@@ -114,4 +132,7 @@ def agreement_for(session: Session, *, project: Project, coder: Caller, metrics:
     unknown = [m for m in chosen if m not in METRICS]
     if unknown:
         raise Invalid(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
-    return agreement(session, project=project, metrics=chosen, n_boot=n_boot, segments=scope_of(session, project=project, attribute=attribute))
+    if weights not in (None, "linear", "quadratic") or weight_distance not in DISTANCES:
+        raise Invalid("weights are linear or quadratic, measured by index or value distance")
+    return agreement(session, project=project, metrics=chosen, n_boot=n_boot, seed=seed, weights=weights, weight_distance=weight_distance,
+                     segments=scope_of(session, project=project, attribute=attribute))

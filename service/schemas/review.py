@@ -121,6 +121,29 @@ class BulkResult(BaseModel):
     items: list[BulkItem]
 
 
+class EstimateRead(BaseModel):
+    """One coefficient with its interval and the n behind it (eval.intervals.Estimate)."""
+
+    metric: str
+    value: float | None = Field(description="null when undefined; `note` says why")
+    ci_low: float | None
+    ci_high: float | None
+    n_units: int = Field(description="units (segments, or segment x code when pooled) with at least one coding")
+    n_pairable: int = Field(description="units coded by two or more of the compared coders: what the value rests on")
+    n_coders: int
+    n_values: int = Field(description="codings in the pairable units")
+    n_minority: int = Field(description="of n_values, those outside the most frequent category (for a code: the rarer of present/absent)")
+    small_n: bool = Field(description="n_pairable below small_n_rule.min_units, or n_minority below small_n_rule.min_minority: read the value with care")
+    small_n_reason: str | None
+    interval_method: str | None = Field(description="'percentile bootstrap', the small-n method (analytic or Wilson, the wider), or null: no interval")
+    note: str | None
+
+
+class SmallNRule(BaseModel):
+    min_units: int = Field(description="fewer pairable units than this flags a value small_n")
+    min_minority: int = Field(description="fewer pairable values outside the most frequent category than this flags it too")
+
+
 class AgreementRead(BaseModel):
     units: int = Field(description="segments with at least one decision")
     units_coded_by_two_or_more: int = Field(description="segments the between-coder figures rest on")
@@ -128,8 +151,11 @@ class AgreementRead(BaseModel):
     codes: list[str]
     codebook_version: int
     metrics: list[str]
-    between_coders: dict[str, dict[str, dict[str, Any]]] = Field(description="{code: {metric: estimate}} between the human coders")
-    model_vs_coder: dict[str, dict[str, dict[str, dict[str, Any]]]] = Field(description="{coder: {code: {metric: estimate}}}")
+    weights: str | None = Field(description="agreement weights (linear, quadratic) or null; on present/absent data they equal the unweighted values")
+    weight_distance: str = Field(description="index (ordered categories, as R irr and scikit-learn) or value")
+    small_n_rule: SmallNRule
+    between_coders: dict[str, dict[str, EstimateRead]] = Field(description="{code: {metric: estimate}} between the human coders")
+    model_vs_coder: dict[str, dict[str, dict[str, EstimateRead]]] = Field(description="{coder: {code: {metric: estimate}}}")
     notes: list[str]
 
 
@@ -168,4 +194,4 @@ class ErrorRead(BaseModel):
     fields: list[dict[str, str]] | None = None
 
 
-Format = Literal["csv", "jsonl"]
+Format = Literal["csv", "jsonl", "parquet"]

@@ -14,7 +14,7 @@ TEXT = ("Interviewer: Tell me about the partners.\nP01: I trust Sarah, she calls
 
 def _codings(api: Api, pid: int) -> set[tuple[int, str, str]]:
     text = api.ok("GET", f"/projects/{pid}/export/codings", params={"format": "jsonl"})
-    return {(r["segment_id"], r["coder"], r["code"]) for r in map(json.loads, text.splitlines())}
+    return {(r["segment_id"], r["coder"], r["code"]) for r in map(json.loads, text.splitlines()) if r["value"]}
 
 
 def test_merge_then_split_back_loses_nothing(make_server, tmp_path):

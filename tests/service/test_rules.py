@@ -147,7 +147,7 @@ def test_ledger_semantics(project):
     assert (undo["code"], undo["new_code"]) == ("power", "power/funding")
     assert owner.post(f"/projects/{pid}/decisions", json={"verdict": "undo", "undoes": rep["id"]}).status_code == 404  # not the owner's
     codings = [json.loads(x) for x in owner.ok("GET", f"/projects/{pid}/export/codings", params={"format": "jsonl"}).splitlines()]
-    mine = {c["code"] for c in codings if c["segment_id"] == seg and c["coder"] == "ben"}
+    mine = {c["code"] for c in codings if c["segment_id"] == seg and c["coder"] == "ben" and c["value"]}
     assert mine == {"power"}
     history = coder.ok("GET", f"/projects/{pid}/decisions", params={"segment_id": seg})
     assert [h["verdict"] for h in history][-3:] == ["add", "replace", "undo"]  # nothing overwritten
