@@ -99,7 +99,7 @@ def test_review_ten_suggestions_with_the_keyboard_and_undo_one(browser, make_ser
             assert entry["new_code"] == "trust/organisational"
     assert undo["verdict"] == "undo" and undo["undoes_id"] == made[9]["id"]
     coded = [json.loads(line) for line in owner.ok("GET", f"/projects/{pid}/export/codings", params={"format": "jsonl"}).splitlines()]
-    applied = {(c["segment_id"], c["code"]) for c in coded}
+    applied = {(c["segment_id"], c["code"]) for c in coded if c.get("value", 1) == 1}  # value 0: decided "no" (or undone)
     undone = (made[9]["segment_id"], made[9]["code"])
     assert (undone in applied) == any((e["segment_id"], e["code"]) == undone and e["verdict"] == "accept" for e in made[:9])
     assert all(((e["segment_id"], e["code"]) in applied) for e in made[:9] if e["verdict"] == "accept")
