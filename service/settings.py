@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     codebook_max_nodes: int = Field(200_000, ge=100, description="most nodes (mappings, lists, keys, values) a codebook file may hold once YAML aliases are expanded; checked before anything is built (more: 422)")
     codebook_max_depth: int = Field(64, ge=4, le=500, description="deepest nesting of mappings and lists in a codebook file (deeper: 422)")
     codebook_max_chars: int = Field(20_000_000, ge=1000, description="most characters of text a codebook file may hold once YAML aliases are expanded (more: 422)")
+    import_max_mb: float = Field(64.0, gt=0, description="most a .qdpx project import may inflate to, in MB: all members of the archive, uncompressed, checked before any is read (more: 413)")
+    import_timeout_s: float = Field(300.0, gt=0, description="longest a .qdpx project import may run, in seconds, checked between its stages and as its text is segmented; past it the import stores nothing (413)")
     admin_token: str | None = Field(None, description="when set, creating or importing a project needs 'Authorization: Bearer <admin_token>'")
     llm_backend: Literal["none", "transformers", "nli", "openai"] = Field(
         "none", description="LLM backend for reranking suggestions, rationales and naming candidate codes (none: embeddings only)")
@@ -97,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def import_max_bytes(self) -> int:
+        return int(self.import_max_mb * 1024 * 1024)
 
     @property
     def codebook_limits(self) -> StructureLimits:

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from models.exchange.errors import QdaError
+from models.exchange.errors import ArchiveTooLarge, QdaError
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,11 @@ class SafeArchive:
                 raise QdaError(f"{what}: member {info.filename!r} is encrypted; export the project without a password")
             total += info.file_size
             if info.file_size > limits.max_member_bytes:
-                raise QdaError(f"{what}: member {info.filename!r} is {info.file_size} bytes uncompressed, over the {limits.max_member_bytes} allowed")
+                raise ArchiveTooLarge(f"{what}: member {info.filename!r} is {info.file_size} bytes uncompressed, over the {limits.max_member_bytes} allowed")
             if info.file_size > 1 << 20 and info.file_size > limits.max_ratio * max(info.compress_size, 1):
                 raise QdaError(f"{what}: member {info.filename!r} expands {info.file_size / max(info.compress_size, 1):.0f}-fold (a zip bomb?): refused")
         if total > limits.max_total_bytes:
-            raise QdaError(f"{what} expands to {total} bytes, over the {limits.max_total_bytes} allowed")
+            raise ArchiveTooLarge(f"{what} expands to {total} bytes, over the {limits.max_total_bytes} allowed")
         self.limits = limits
         self.what = what
         self._by_name = {info.filename.lower(): info for info in infos if not info.is_dir()}

@@ -22,7 +22,10 @@ them), so provenance survives the trip into NVivo, ATLAS.ti, MAXQDA or QualCoder
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from datetime import datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.base import Document
+from models.exchange.errors import ArchiveTooLarge
 from models.exchange.qda import (
     QdaCoding,
     QdaNote,
@@ -52,6 +56,7 @@ from service.codebooks.versions import (
     get_codebook_version,
 )
 from service.documents.store import store_documents
+from service.exchange.budget import ImportBudget
 from service.projects.access import Caller
 from service.projects.manage import add_coder, create_project, list_coders
 from service.review.ledger import current_spans
@@ -116,9 +121,17 @@ def import_project(
     schema_dir: str | Path | None = None,
     segmentation: SegmentationConfig = SegmentationConfig(),
     count_tokens: TokenCounter = approx_tokens,
+    budget: ImportBudget | None = None,
 ) -> tuple[Project, Coder, str, dict[str, Any]]:
-    """A new project from a .qdpx archive: (project, its owner, the owner's token, the import report)."""
-    qp, check = read_qdpx(data, schema_dir=schema_dir or CHECKOUT_SCHEMA_DIR)  # everything is read and checked before any write
+    """A new project from a .qdpx archive: (project, its owner, the owner's token, the import report).
+    Raises TooLarge when the archive inflates past `budget` or the import runs past its time
+    (service.exchange.budget); the caller's transaction then stores nothing."""
+    budget = (budget or ImportBudget()).start()
+    try:  # everything is read and checked before any write
+        qp, check = read_qdpx(data, schema_dir=schema_dir or CHECKOUT_SCHEMA_DIR, limits=budget.archive_limits())
+    except ArchiveTooLarge as exc:
+        raise budget.too_large(str(exc)) from None
+    budget.check()
     doc, code_paths = codebook_document(qp.codes, name=f"{qp.name} codebook") if qp.codes else (None, {})
     project, owner, owner_token = create_project(session, name=(name or qp.name)[:200], owner_name=owner_name, description=qp.description, codebook=doc)
     project.exchange = {"created": _iso(qp.created), "folder": qp.folder}
@@ -152,17 +165,23 @@ def import_project(
                  {**{k: v for k, v in s.variables.items() if v is not None}, GUID_KEY: s.guid})
         for s in qp.sources
     ]
-    rows = store_documents(session, project=project, documents=documents, coder=owner_caller, data=data,
-                           segmentation=segmentation, count_tokens=count_tokens) if documents else []
+    rows: list[DocumentRow] = []
+    counted = budget.counting(count_tokens)
+    for document in documents:  # one at a time, so the time budget is checked between them
+        budget.check()
+        rows += store_documents(session, project=project, documents=[document], coder=owner_caller, data=data,
+                                segmentation=segmentation, count_tokens=counted)
 
     decisions: list[Decision] = []
     codings = 0
     for source, doc_row in zip(qp.sources, rows, strict=False):
+        budget.check()
         doc_row.exchange = {"created": _iso(source.created), "user": source.user}
         segments = list(session.execute(select(SegmentRow.id, SegmentRow.ordinal, SegmentRow.start, SegmentRow.end)
                                         .where(SegmentRow.document_id == doc_row.id).order_by(SegmentRow.start)))
+        overlapping = _overlap_index(segments)
         for coding in source.codings:
-            hit = [s for s in segments if s.start < coding.end and coding.start < s.end]
+            hit = overlapping(coding.start, coding.end)
             if not hit:
                 report["warnings"].append(f"{source.name!r}: coding {coding.guid} ({coding.start}-{coding.end}) covers no segment's text; skipped")
                 continue
@@ -187,6 +206,19 @@ def import_project(
         "codes": len(code_paths), "coders": tokens, "codings": codings, "decisions": len(decisions),
     })
     return project, owner, owner_token, report
+
+
+def _overlap_index(segments: list[Any]) -> Callable[[int, int], list[Any]]:
+    """For segments sorted by start: (start, end) -> the segments overlapping [start, end), found by
+    bisection (a linear scan per coding is codings x segments)."""
+    starts = [s.start for s in segments]
+    reach = list(accumulate((s.end for s in segments), max))  # reach[i]: the furthest end among segments[:i + 1]
+
+    def overlapping(start: int, end: int) -> list[Any]:
+        lo, hi = bisect_right(reach, start), bisect_left(starts, end)
+        return [s for s in segments[lo:hi] if s.end > start]
+
+    return overlapping
 
 
 def _import_memos(qp: QdaProject, code_paths: dict[str, str], rows: list[DocumentRow], coders: dict[str, int], owner_id: int,

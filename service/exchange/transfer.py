@@ -19,6 +19,7 @@ from models.text.segment import SegmentationConfig, TokenCounter, approx_tokens
 from service.codebooks.versions import current_ref
 from service.errors import Invalid
 from service.exchange import qdpx
+from service.exchange.budget import ImportBudget
 from service.jobs.queue import Notifier, enqueue
 from service.projects.access import Caller, require_admin
 from service.review.visibility import visible_coders
@@ -36,14 +37,14 @@ def check_suffix(filename: str | None, suffix: str) -> None:
 
 def import_project_file(db: Database, *, admin_token: str | None, token: str | None, filename: str | None, data: bytes, owner: str,
                         name: str | None = None, schema_dir: str | Path | None = None,
-                        count_tokens: TokenCounter = approx_tokens) -> ProjectImported:
+                        count_tokens: TokenCounter = approx_tokens, budget: ImportBudget | None = None) -> ProjectImported:
     """A .qdpx archive as a new project, with `owner` as its owner (whose token is in the answer)."""
     require_admin(admin_token, token)
     check_suffix(filename, ".qdpx")
     with db.write() as session:
         project, owner_row, secret, report = qdpx.import_project(
             session, data=data, owner_name=owner, name=name or None, schema_dir=schema_dir,
-            segmentation=SegmentationConfig(), count_tokens=count_tokens,
+            segmentation=SegmentationConfig(), count_tokens=count_tokens, budget=budget,
         )
         created = CoderCreated(**CoderRead.model_validate(owner_row).model_dump(), token=secret)
         return ProjectImported(project=ProjectRead.model_validate(project), owner=created, report=report)

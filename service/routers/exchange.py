@@ -21,6 +21,7 @@ from service.deps import (
     TokenDep,
 )
 from service.exchange import qdpx, transfer
+from service.exchange.budget import ImportBudget
 from service.schemas.exchange import CodebookImported, ProjectImported
 from service.uploads import read_limited
 
@@ -47,6 +48,7 @@ async def import_project(
     return await run_in_threadpool(  # an import reads, checks and stores a whole archive: off the event loop
         transfer.import_project_file, db, admin_token=settings.admin_token, token=tok, filename=file.filename, data=data, owner=owner, name=name,
         schema_dir=settings.refi_schema_dir, count_tokens=pipeline.embedder.count_tokens,
+        budget=ImportBudget(max_bytes=settings.import_max_bytes, seconds=settings.import_timeout_s),
     )
 
 
