@@ -10,12 +10,11 @@ from typer.testing import CliRunner
 
 from scripts.cli import app
 from tests.api.conftest import TRANSCRIPTS, new_project, wait_for_job
-from tests.web.test_review_page import browser  # noqa: F401  (the fixture)
 
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report.png"
 
 
-def test_report_renders_without_console_errors(browser, make_server, tmp_path):  # noqa: F811
+def test_report_renders_without_console_errors(browser, make_server, tmp_path):
     data = tmp_path / "report"
     server = make_server(data_dir=data).start()
     pid, owner = new_project(server.url, retrain_every=0, threshold=0.3)

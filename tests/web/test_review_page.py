@@ -6,31 +6,10 @@ narrow width and its accessible names."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
-
-import pytest
 
 from tests.api.conftest import TRANSCRIPTS, Api, new_project, wait_for_job
 
-CHROMIUM = os.environ.get("LOUPE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-# The README's screenshot: LOUPE_UPDATE_SCREENSHOT=1 python3 -m pytest tests/web -k keyboard
-README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "review-page.png"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (.ci/run installs it: apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
+# The README's screenshot is taken by the whole-study test (tests/web/test_whole_study.py).
 
 
 def _project(server_url: str, **options) -> tuple[int, Api]:  # type: ignore[no-untyped-def]
@@ -80,7 +59,7 @@ def test_review_ten_suggestions_with_the_keyboard_and_undo_one(browser, make_ser
     page.get_by_text("9 reviewed").wait_for()
     page.keyboard.press("p")  # back to the ninth, which shows the decision made
     page.get_by_text("Your decision: accept").wait_for()
-    shot = README_SCREENSHOT if os.environ.get("LOUPE_UPDATE_SCREENSHOT") else tmp_path / "review-page.png"
+    shot = tmp_path / "review-page.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
 
@@ -131,7 +110,8 @@ def test_blind_mode_with_two_coders(browser, make_server, tmp_path):
             page.get_by_text(f"Item {k + 2} of").first.wait_for()
         page.get_by_text("3 reviewed").wait_for()
         page.get_by_role("button", name="Dashboard").click()
-        page.get_by_text("Hidden in blind mode").wait_for()
+        page.get_by_text("Hidden in blind mode: only the project owner sees agreement").wait_for()
+        page.get_by_text("Hidden in blind mode: clusters count every coder's codings").wait_for()
         page.close()
     for who, verdict in (("ben", "accept"), ("cat", "reject")):
         mine = Api(server.url, tokens[who]).ok("GET", f"/projects/{pid}/decisions", params={"limit": 100})
@@ -174,6 +154,7 @@ def test_narrow_screen_and_accessible_names(browser, make_server, tmp_path):
     page.keyboard.press("b")
     page.locator("#bulk-code").wait_for()
     code = page.locator("#bulk-code").input_value()
+    assert page.get_by_role("button", name="Accept these").is_disabled()  # nothing to accept before a preview
     page.fill("#bulk-min", "0.3")
     page.get_by_role("button", name="Preview").click()
     page.get_by_text(f"suggestions of {code} scored 0.3 or more").wait_for()
@@ -187,12 +168,12 @@ def test_narrow_screen_and_accessible_names(browser, make_server, tmp_path):
 
     # a second project (its own token) is added, and the page switches between the two
     other = Api(server.url).ok("POST", "/projects", 201, json={"name": "second study", "owner": "ana"})
-    page.get_by_role("button", name="Add a project").click()
+    page.select_option("#project-select", "new")
     page.get_by_label("Your coder token").fill(other["owner"]["token"])
     page.keyboard.press("Enter")
-    page.get_by_text("Nothing left to review").wait_for()
+    page.get_by_text("Nothing to review yet").wait_for()
     assert "second study" in page.locator("#who").inner_text()
-    assert page.locator("#project-select option").count() == 2
+    assert page.locator("#project-select option").count() == 3  # the two projects and "New or other project…"
     page.select_option("#project-select", str(pid))
     page.get_by_role("button", name="Accept (A)").wait_for()
     assert "study" in page.locator("#who").inner_text() and "second" not in page.locator("#who").inner_text()
