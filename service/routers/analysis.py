@@ -95,6 +95,30 @@ def code_counts(project: MemberDep, coder: CoderDep, session: SessionDep,
     return analysis_matrix.counts_for(session, project=project, coder=coder, window=window)
 
 
+PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}}}
+
+
+@router.get("/projects/{project_id}/charts/frequency.png", response_class=Response, responses=PNG)
+def frequency_chart(project: MemberDep, coder: CoderDep, session: SessionDep,
+                    by: Annotated[Literal["document", "attribute"], Query(description="split each code's bar by document or by an attribute's values")] = "document",
+                    attribute: Annotated[str | None, Query(max_length=200, description="with by=attribute: document:NAME or speaker:NAME")] = None,
+                    codes: Annotated[Literal["top", "all"], Query(description="top-level codes (counting their sub-codes) or every code")] = "top") -> Response:
+    """Code frequency as a bar chart (PNG): coded segments per code, split by document or attribute value."""
+    from service.analysis.charts import frequency_png_for
+
+    return Response(frequency_png_for(session, project=project, coder=coder, by=by, attribute=attribute, codes=codes), media_type="image/png")
+
+
+@router.get("/projects/{project_id}/charts/cooccurrence.png", response_class=Response, responses=PNG)
+def cooccurrence_chart(project: MemberDep, coder: CoderDep, session: SessionDep,
+                       window: Annotated[int, Query(ge=0, le=50, description="co-occurrence within this many segments (0: the same segment)")] = 0,
+                       codes: Annotated[Literal["top", "all"], Query(description="top-level codes or every code")] = "all") -> Response:
+    """Code co-occurrence as a heatmap (PNG), every cell labelled with its count."""
+    from service.analysis.charts import cooccurrence_png_for
+
+    return Response(cooccurrence_png_for(session, project=project, coder=coder, window=window, codes=codes), media_type="image/png")
+
+
 @router.get("/projects/{project_id}/report.html", response_class=Response, responses={200: {"content": {"text/html": {}}}})
 def report(project: OwnerDep, session: SessionDep,
            n_boot: Annotated[int, Query(ge=0, le=2000, description="bootstrap resamples for the agreement intervals")] = 200) -> Response:
