@@ -1,6 +1,7 @@
 """`loupe report`: one self-contained HTML file (styles inline, charts as data URIs) with the
-codebook and its counts, themes with their codes and representative passages, matrix tables, the
-agreement summary, memos, and the method record (models, codebook versions, decisions, who coded
+codebook and its counts, themes with their codes and representative passages, matrix tables, charts
+(code frequency by document and by the first attribute, co-occurrence), the agreement summary with
+each value's n and small-n flag, memos, and the method record (models, codebook versions, decisions, who coded
 what) that a methods section or a reviewer asks for."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from eval.analysis import (
     save_heatmap,
     under,
 )
+from service.analysis.charts import cooccurrence_png, frequency_png
 from service.analysis.matrix import units
 from service.analysis.memos import memos
 from service.analysis.themes import themes
@@ -49,6 +51,10 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 def _ci(est: dict[str, Any]) -> str:
     return f"[{est['ci_low']:.3f}, {est['ci_high']:.3f}]" if est.get("ci_low") is not None else ""
+
+
+def _img(png: bytes, title: str) -> str:
+    return f"<img alt='{_e(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
 
 
 def _png(result: dict[str, Any], title: str) -> str:
@@ -94,18 +100,29 @@ def build_report(session: Session, *, project: Project, n_boot: int = 200) -> st
         parts.append(_table([""] + result["cols"], [[r] + row for r, row in zip(result["rows"], result["counts"], strict=False)]))
         parts.append(_png(result, f"Top-level codes x {name}"))
 
+    parts.append("<h2>Charts</h2>")
+    parts.append(_img(frequency_png(session, project=project, coder_ids=None, by="document"), "code frequency by document"))
+    if names:
+        parts.append(_img(frequency_png(session, project=project, coder_ids=None, by="attribute", attribute=names[0]), f"code frequency by {names[0]}"))
+    parts.append(_img(cooccurrence_png(session, project=project, coder_ids=None), "code co-occurrence"))
+
     parts.append("<h2>Agreement</h2>")
     ag = agreement(session, project=project, metrics=("percent", "krippendorff"), n_boot=n_boot)
     rows = []
     for code, est in ag["between_coders"].items():
-        k = est.get("krippendorff") or {}
-        rows.append(["between coders", code, k.get("value"), _ci(k)])
+        rows.append(["between coders", code, est.get("krippendorff") or {}])
     for who, per in ag["model_vs_coder"].items():
-        k = (per.get("(pooled)") or {}).get("krippendorff") or {}
-        rows.append([f"model vs {who}", "(pooled)", k.get("value"), _ci(k)])
-    parts.append(f"<p class='muted'>Krippendorff's alpha with {n_boot}-sample bootstrap intervals; {ag['units']} segments decided, "
-                 f"{ag['units_coded_by_two_or_more']} by two or more coders.</p>")
-    parts.append(_table(["between", "code", "alpha", "95% interval"], [[a, b, "—" if c is None else f"{c:.3f}", d] for a, b, c, d in rows])
+        rows.append([f"model vs {who}", "(pooled)", (per.get("(pooled)") or {}).get("krippendorff") or {}])
+    rule = ag["small_n_rule"]
+    parts.append(f"<p class='muted'>Krippendorff's alpha; {ag['units']} segments decided, {ag['units_coded_by_two_or_more']} by two or more "
+                 f"coders. n: pairable units / values. Intervals are {n_boot}-sample percentile bootstraps, except for values marked "
+                 f"<strong>small n</strong> (fewer than {rule['min_units']} pairable units, or fewer than {rule['min_minority']} values "
+                 "outside the most frequent category): read those with care; their interval is the wider of an analytic and a Wilson interval.</p>")
+    parts.append(_table(["between", "code", "alpha", "95% interval", "n", "flag"],
+                        [[a, b, "—" if k.get("value") is None else f"{k['value']:.3f}", _ci(k),
+                          f"{k.get('n_pairable', 0)} / {k.get('n_values', 0)}" if k else "",
+                          (f"small n: {k['small_n_reason']}" if k.get("small_n") else "") if k.get("value") is not None else (k.get("note") or "")]
+                         for a, b, k in rows])
                  if rows else "<p>No decisions yet.</p>")
 
     parts.append("<h2>Memos</h2>")
