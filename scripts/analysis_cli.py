@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from models.base import LoupeError
-from scripts.cli_common import DatabaseUrl, DataDir, fail, open_database
+from scripts.cli_common import DatabaseUrl, DataDir, fail, open_database, project_or_fail
 
 console = Console()
 _fail = fail
@@ -29,12 +29,11 @@ def report(
 ) -> None:
     """Write a self-contained HTML report: codebook with counts, themes, matrix tables, agreement, memos, method record."""
     from service.analysis.report import build_report
-    from service.projects.access import get_project
 
     db = _session(data_dir, database_url)
     try:
         with db.read() as session:
-            html = build_report(session, project=get_project(session, project), n_boot=n_boot)
+            html = build_report(session, project=project_or_fail(session, project), n_boot=n_boot)
     except LoupeError as exc:
         _fail(str(exc))
     finally:
@@ -56,7 +55,6 @@ def matrix(
     """A matrix coding query: codes or attribute values against each other, with the passages behind each cell."""
     from eval.analysis import matrix_csv, save_heatmap
     from service.analysis.matrix import matrix_query
-    from service.projects.access import get_project
 
     def spec(text: str) -> dict:
         if text.startswith(("speaker:", "document:")):
@@ -68,7 +66,7 @@ def matrix(
     db = _session(data_dir, database_url)
     try:
         with db.read() as session:
-            result = matrix_query(session, project=get_project(session, project), rows=spec(rows), cols=spec(cols), measure=measure)
+            result = matrix_query(session, project=project_or_fail(session, project), rows=spec(rows), cols=spec(cols), measure=measure)
     except LoupeError as exc:
         _fail(str(exc))
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -25,12 +25,14 @@ from rich.text import Text
 from models.base import LoupeError
 from scripts.agree_cli import agree
 from scripts.analysis_cli import matrix, report
+from scripts.cli_common import EXIT_SKIPPED, load_settings, print_version
 from scripts.cluster_cli import cluster
 from scripts.exchange_cli import export, import_
 from scripts.tune_cli import tune
 
 app = typer.Typer(
-    help="Loupe: LLM-assisted thematic coding of qualitative data, local-first.",
+    help="Loupe: LLM-assisted thematic coding of qualitative data, local-first.\n\n"
+         "Exit codes: 0 done; 2 a usage or input error (the message says what to fix); 3 `code` finished but skipped files; 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -40,6 +42,13 @@ out_console = Console()
 
 
 class SpeedColumn(ProgressColumn):
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    """The options before any command (--version)."""
+
+
     """Segments per second, from rich's moving estimate."""
 
     def render(self, task) -> Text:
@@ -92,10 +101,9 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
     from service.batch.inputs import ReadOptions
     from service.batch.run import BatchOptions, run_batch
     from service.pipeline import build_classifier, build_embedder
-    from service.settings import get_settings
 
     try:
-        settings = get_settings(**settings_overrides)
+    settings = load_settings(**settings_overrides)
         cb = resolve_codebook(codebook)
         opts = BatchOptions(
             inputs=paths,
@@ -145,10 +153,14 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
         raise typer.Exit(130) from None
     except LoupeError as exc:
         fail(str(exc))
-    except ValueError as exc:  # pydantic validation of settings
+    except ValueError as exc:
         fail(str(exc))
     _print_result(result)
 
+    if result.skipped:
+        console.print(f"[yellow]{len(result.skipped)} of {result.documents + len(result.skipped)} files were skipped[/] (exit code {EXIT_SKIPPED}); "
+                      "fix or remove them and run again to code them", highlight=False)
+        raise typer.Exit(EXIT_SKIPPED)
 
 Paths = Annotated[list[Path], typer.Argument(help="files or folders (.txt .md .docx .vtt .srt .csv .jsonl)")]
 
@@ -158,24 +170,24 @@ def code(
     paths: Paths,
     out: Annotated[Path, typer.Option("--out", "-o", help="output folder (re-running resumes)")],
     codebook: Annotated[str, typer.Option(help='"seed" or a codebook .yaml/.json file')] = "seed",
-    unit: Annotated[str, typer.Option(help="auto, sentence, turn, paragraph or window")] = "auto",
+    unit: Annotated[Literal["auto", "sentence", "turn", "paragraph", "window"], typer.Option(help="segmentation unit")] = "auto",
     window: Annotated[int, typer.Option(help="sentences per window (--unit window)")] = 3,
     stride: Annotated[int | None, typer.Option(help="sentences between windows (default: window)")] = None,
     max_tokens: Annotated[int, typer.Option(help="token budget per segment")] = 200,
     text_column: Annotated[str, typer.Option(help="text column of .csv/.jsonl input")] = "text",
     id_column: Annotated[str, typer.Option(help="id column of .csv/.jsonl input")] = "id",
     encoding: Annotated[str | None, typer.Option(help="text encoding of the inputs (default: UTF-8)")] = None,
-    on_error: Annotated[str, typer.Option(help="skip or fail on a bad file")] = "skip",
+    on_error: Annotated[Literal["skip", "fail"], typer.Option(help="on a file that cannot be read: skip it (exit code 3 at the end) or stop")] = "skip",
     threshold: Annotated[float | None, typer.Option(help="minimum score for a proposal")] = None,
     model: Annotated[str | None, typer.Option(help="embedding model: 'default' or a local path")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda")] = None,
+    device: Annotated[Literal["auto", "cpu", "cuda"] | None, typer.Option(help="where the encoder runs (default: auto; LOUPE_DEVICE)")] = None,
     batch_size: Annotated[int | None, typer.Option(help="encoder batch size")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for the encoder")] = None,
     chunk_size: Annotated[int | None, typer.Option(help="segments per checkpoint / Parquet file (default 1024)")] = None,
-    precision: Annotated[str | None, typer.Option(help="encoder precision: auto, fast, fp32, bf16, fp16 (fast: bf16 where it matches fp32 and is faster here, measured once)")] = None,
+    precision: Annotated[Literal["auto", "fast", "fp32", "bf16", "fp16"] | None, typer.Option(help="encoder precision (fast: bf16 where it matches fp32 and is faster here, measured once)")] = None,
     limit: Annotated[int | None, typer.Option(help="code only the first N segments")] = None,
-    output_format: Annotated[str, typer.Option("--format", help="jsonl (with CSV) or parquet (one file per chunk)")] = "jsonl",
-    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data; writes Parquet)")] = "local",
+    output_format: Annotated[Literal["jsonl", "parquet"], typer.Option("--format", help="jsonl (with CSV) or parquet (one file per chunk)")] = "jsonl",
+    engine: Annotated[Literal["local", "ray"], typer.Option(help="local, or ray (Ray Data; writes Parquet)")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address, e.g. auto or head:6379 (--engine ray; default: start a local one)")] = None,
     workers: Annotated[int, typer.Option(help="model actors (--engine ray)")] = 2,
     cpus_per_worker: Annotated[float, typer.Option(help="CPUs per model actor (--engine ray)")] = 1,
@@ -185,12 +197,6 @@ def code(
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Segment, embed, index and propose codes for every document in PATHS."""
-    if on_error not in ("skip", "fail"):
-        fail("--on-error must be skip or fail")
-    if output_format not in ("jsonl", "parquet"):
-        fail("--format must be jsonl or parquet")
-    if engine not in ("local", "ray"):
-        fail("--engine must be local or ray")
     if engine == "ray":
         output_format = "parquet"  # the Ray engine always writes one Parquet file per chunk
     if output_format == "parquet":
@@ -265,12 +271,8 @@ def serve(
     import uvicorn
 
     from service.app import create_app
-    from service.settings import get_settings
 
-    try:
-        settings = get_settings(host=host, port=port, data_dir=data_dir, database_url=database_url)
-    except ValueError as exc:
-        fail(str(exc))
+    settings = load_settings(host=host, port=port, data_dir=data_dir, database_url=database_url)
     console.print(f"Loupe API on http://{settings.host}:{settings.port}  (docs: /docs; database: {settings.database})", highlight=False)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=10)
 

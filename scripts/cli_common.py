@@ -1,18 +1,33 @@
-"""What the database-backed commands share: the --data-dir/--database-url options, error
-messages as exit code 2, and opening (and migrating) the database."""
+"""What the commands share: the --data-dir/--database-url options, error messages as exit code 2,
+settings read with messages that name the option or variable at fault, `--version`, and opening
+(and migrating) the database.
+
+Exit codes (docs/coding.md lists them): 0 done; 1 an unexpected error (a bug: the traceback is
+printed); 2 a usage or input error (a message names what to fix); 3 `loupe code` finished but
+skipped files (each named with its reason); 130 interrupted (completed chunks are kept).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
 err = Console(stderr=True)
+
+EXIT_SKIPPED = 3
 
 DataDir = Annotated[Path | None, typer.Option(help="where the SQLite database lives (LOUPE_DATA_DIR)")]
 DatabaseUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL instead of the SQLite file (LOUPE_DATABASE_URL)")]
+
+OPTION_OF = {"embedder_model": "--model"}  # a setting whose command-line option is not --field-name
 
 
 def fail(message: str) -> NoReturn:
@@ -20,16 +35,67 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def open_database(data_dir: Path | None, database_url: str | None):
-    """(settings, migrated Database) for the options."""
+def settings_problem(exc: ValidationError, overrides: dict[str, Any]) -> str:
+    """A pydantic error on Settings as one line per field, naming the option (when it came from
+    the command line) or the LOUPE_ variable (when it came from the environment), without
+    pydantic's type codes and documentation links."""
+    lines = []
+    for e in exc.errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        value = e.get("input")
+        if overrides.get(field) is not None:
+            where = f"{OPTION_OF.get(field, '--' + field.replace('_', '-'))} {value}"
+        else:
+            where = f"LOUPE_{field.upper()}={value!r}" if isinstance(value, str) else f"LOUPE_{field.upper()}"
+        message = str(e["msg"]).removeprefix("Value error, ")
+        lines.append(f"{where}: {message[0].lower() + message[1:] if message else 'not accepted'}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and these command-line values (None: not given); a value
+    that does not validate exits 2 with a message naming the option or variable."""
+    from pydantic import ValidationError
+
     from service.settings import get_settings
-    from service.storage.db import Database
 
     try:
-        settings = get_settings(data_dir=data_dir, database_url=database_url)
-    except ValueError as exc:
-        fail(str(exc))
+        return get_settings(**overrides)
+    except ValidationError as exc:
+        fail(settings_problem(exc, overrides))
+
+
+def print_version(value: bool) -> None:
+    """The --version option's callback: print the installed version and exit."""
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"loupe {version('loupe')}")
+        except PackageNotFoundError:
+            typer.echo("loupe (not installed as a package)")
+        raise typer.Exit()
+
+
+def open_database(data_dir: Path | None, database_url: str | None) -> tuple[Settings, Any]:
+    """(settings, migrated Database) for the options."""
+    from service.storage.db import Database
+
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database)
     db.migrate()
     return settings, db
+
+
+def project_or_fail(session: Any, project_id: int) -> Any:
+    """The project, or exit 2 naming the database that was read (its password hidden) and how to read another."""
+    from service.errors import NotFound
+    from service.projects.access import get_project
+
+    try:
+        return get_project(session, project_id)
+    except NotFound:
+        url = session.get_bind().engine.url.render_as_string(hide_password=True)
+        fail(f"project {project_id} does not exist in {url}; "
+             "pass --data-dir or --database-url (LOUPE_DATA_DIR, LOUPE_DATABASE_URL) to read another database")

@@ -11,6 +11,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from models.base import LoupeError
+from scripts.cli_common import load_settings, project_or_fail
 
 console = Console()
 err = Console(stderr=True)
@@ -43,8 +44,6 @@ def cluster(
     from models.discovery.pipeline import DiscoveryConfig, discover, write_outputs
     from service.discovery.clusters import name_candidates
     from service.discovery.files import discover_inputs
-    from service.settings import get_settings
-
     if (project is None) == (not paths):
         _fail("give files or folders to cluster, or --project ID (not both)")
     if method not in ("auto", "hdbscan", "kmeans"):
@@ -53,8 +52,8 @@ def cluster(
         clustering=ClusterConfig(method=method, min_cluster_size=min_cluster_size, k=k, seed=seed),  # type: ignore[arg-type]  # method was checked against the three above
         coverage_threshold=coverage_threshold, projection=projection,
     )
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
     try:
-        settings = get_settings(data_dir=data_dir, database_url=database_url)
         with console.status("Reading, embedding and clustering..."):
             if project is not None:
                 ids, data, title = _project_data(settings, project)
@@ -85,14 +84,13 @@ def _llm_coder(settings, codebook):
 def _project_data(settings, project_id: int):
     from service.discovery.clusters import project_segments
     from service.pipeline import Pipeline
-    from service.projects.access import get_project
     from service.storage.db import Database
 
     db = Database(settings.database)
     try:
         db.migrate()
         with db.read() as session:
-            project = get_project(session, project_id)
+            project = project_or_fail(session, project_id)
         data = project_segments(db, Pipeline(settings), project)
     finally:
         db.dispose()

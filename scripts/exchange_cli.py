@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from models.base import LoupeError
-from scripts.cli_common import DatabaseUrl, DataDir, err, fail, open_database
+from scripts.cli_common import DatabaseUrl, DataDir, err, fail, open_database, project_or_fail
 
 console = Console()
 
@@ -32,7 +32,6 @@ def import_(
     from service.exchange import qdpx as exchange
     from service.exchange.budget import ImportBudget
     from service.pipeline import build_embedder
-    from service.projects.access import get_project
 
     suffix = path.suffix.lower()
     if suffix not in (".qdpx", ".qdc"):
@@ -47,7 +46,7 @@ def import_(
             if project is None:
                 fail("a .qdc codebook goes into an existing project: add --project ID")
             with db.write() as session:
-                row, info = exchange.import_codebook(session, project=get_project(session, project), coder=None, data=data,
+                row, info = exchange.import_codebook(session, project=project_or_fail(session, project), coder=None, data=data,
                                                      schema_dir=settings.refi_schema_dir)
                 console.print(f"Codebook version {row.version} of project {project}: {info['codes']} codes.")
         else:
@@ -101,7 +100,6 @@ def export(
     """Export a project as REFI-QDA .qdpx (sources, codebook, each coder's codings; accepted model
     suggestions carry their score, model and codebook version in a linked note), or its codebook as .qdc."""
     from service.exchange import qdpx as exchange
-    from service.projects.access import get_project
 
     suffix = out.suffix.lower()
     if suffix not in (".qdpx", ".qdc"):
@@ -109,7 +107,7 @@ def export(
     settings, db = open_database(data_dir, database_url)
     try:
         with db.read() as session:
-            proj = get_project(session, project)
+            proj = project_or_fail(session, project)
             if suffix == ".qdc":
                 data, info = exchange.export_codebook(session, project=proj, version=version, schema_dir=settings.refi_schema_dir)
             else:

@@ -116,7 +116,26 @@ def _run_key(opts: BatchOptions, scan: Scan, codebook: Codebook, model: str, thr
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _open_run_folder(out: Path, key: str, opts: BatchOptions) -> tuple[Checkpoint, ChunkSink]:
+PARTS = {"inputs": "inputs (the files, how they are read, or --limit)", "codebook": "codebook", "model": "model",
+         "settings": "settings (segmentation, threshold, skipped speakers, format or chunk size)"}
+
+
+def _run_parts(opts: BatchOptions, scan: Scan, codebook: Codebook, model: str, threshold: float) -> dict[str, str]:
+    """A fingerprint of each group of what the run key covers (PARTS), kept in run.json so that a
+    conflicting re-run can say which group differs."""
+    def h(value: object) -> str:
+        return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    return {
+        "inputs": h({"corpus": scan.fingerprint, "read": asdict(opts.read), "limit": opts.limit}),
+        "codebook": h(codebook.fingerprint),
+        "model": h(model),
+        "settings": h({"segmentation": asdict(opts.segmentation), "threshold": threshold, "skip_speakers": sorted(opts.skip_speakers),
+                       "format": opts.output_format, "chunk_size": opts.chunk_size if SINKS[opts.output_format].chunked else None}),
+    }
+
+
+def _open_run_folder(out: Path, key: str, opts: BatchOptions, parts: dict[str, str] | None = None) -> tuple[Checkpoint, ChunkSink]:
     """The checkpoint to resume from (a fresh one if none) and the sink, opened at it."""
     out.mkdir(parents=True, exist_ok=True)
     state_path = out / RUN_FILE
@@ -128,7 +147,7 @@ def _open_run_folder(out: Path, key: str, opts: BatchOptions) -> tuple[Checkpoin
             raise RunConflict(f"{state_path} is damaged; re-run with --overwrite to start this folder again") from None
         if state.get("key") != key:
             raise RunConflict(
-                f"{out} holds a run with different inputs, codebook, model or settings. "
+                f"{out} holds a run with different {' and '.join(differs) if differs else 'inputs, codebook, model or settings'}. "
                 "Use another --out folder, or --overwrite to replace it."
             )
     if state is None:
@@ -136,11 +155,15 @@ def _open_run_folder(out: Path, key: str, opts: BatchOptions) -> tuple[Checkpoin
             sink_cls(out).clear()
         (out / "summary.json").unlink(missing_ok=True)
         # "sizes" is the JSONL sink's checkpoint; a Parquet run keeps the zeros
-        state = {"key": key, "format": opts.output_format, "done": 0,
+        state = {"key": key, "parts": parts or {}, "format": opts.output_format, "done": 0,
+            old = state.get("parts") or {}
+            differs = [PARTS[name] for name in PARTS if parts and name in old and old[name] != parts.get(name)]
                  "sizes": dict.fromkeys(JsonlSink.FILES, 0), "status": "running"}
     checkpoint = Checkpoint(state_path, state)
     sink = sink_for(opts.output_format, out)
     sink.open(checkpoint)
+        if parts:
+            state.setdefault("parts", parts)
     checkpoint.save()
     return checkpoint, sink
 
@@ -153,7 +176,8 @@ def prepare_run(opts: BatchOptions, *, codebook: Codebook, embedder: Embedder, t
     scan = scan_inputs(list(opts.inputs), read=opts.read, segmentation=opts.segmentation,
                        count_tokens=embedder.count_tokens, limit=opts.limit, progress=scan_progress)
     model = getattr(embedder, "fingerprint", embedder.model_id)
-    checkpoint, sink = _open_run_folder(Path(opts.out_dir), _run_key(opts, scan, codebook, model, threshold), opts)
+    checkpoint, sink = _open_run_folder(Path(opts.out_dir), _run_key(opts, scan, codebook, model, threshold), opts,
+                                        _run_parts(opts, scan, codebook, model, threshold))
     provenance = {
         "model": f"{classifier_name}/{embedder.model_id}",
         "codebook": {"name": codebook.name, "version": codebook.version, "fingerprint": codebook.fingerprint},
