@@ -41,7 +41,6 @@ console = Console(stderr=True)
 out_console = Console()
 
 
-class SpeedColumn(ProgressColumn):
 @app.callback()
 def _main(
     version: Annotated[bool, typer.Option("--version", callback=print_version, is_eager=True, help="print the version and exit")] = False,
@@ -49,6 +48,7 @@ def _main(
     """The options before any command (--version)."""
 
 
+class SpeedColumn(ProgressColumn):
     """Segments per second, from rich's moving estimate."""
 
     def render(self, task) -> Text:
@@ -102,8 +102,8 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
     from service.batch.run import BatchOptions, run_batch
     from service.pipeline import build_classifier, build_embedder
 
-    try:
     settings = load_settings(**settings_overrides)
+    try:
         cb = resolve_codebook(codebook)
         opts = BatchOptions(
             inputs=paths,
@@ -156,11 +156,11 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
     except ValueError as exc:
         fail(str(exc))
     _print_result(result)
-
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} of {result.documents + len(result.skipped)} files were skipped[/] (exit code {EXIT_SKIPPED}); "
                       "fix or remove them and run again to code them", highlight=False)
         raise typer.Exit(EXIT_SKIPPED)
+
 
 Paths = Annotated[list[Path], typer.Argument(help="files or folders (.txt .md .docx .vtt .srt .csv .jsonl)")]
 

@@ -146,24 +146,24 @@ def _open_run_folder(out: Path, key: str, opts: BatchOptions, parts: dict[str, s
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise RunConflict(f"{state_path} is damaged; re-run with --overwrite to start this folder again") from None
         if state.get("key") != key:
+            old = state.get("parts") or {}
+            differs = [PARTS[name] for name in PARTS if parts and name in old and old[name] != parts.get(name)]
             raise RunConflict(
                 f"{out} holds a run with different {' and '.join(differs) if differs else 'inputs, codebook, model or settings'}. "
                 "Use another --out folder, or --overwrite to replace it."
             )
+        if parts:
+            state.setdefault("parts", parts)
     if state is None:
         for sink_cls in SINKS.values():  # whatever format ran here before
             sink_cls(out).clear()
         (out / "summary.json").unlink(missing_ok=True)
         # "sizes" is the JSONL sink's checkpoint; a Parquet run keeps the zeros
         state = {"key": key, "parts": parts or {}, "format": opts.output_format, "done": 0,
-            old = state.get("parts") or {}
-            differs = [PARTS[name] for name in PARTS if parts and name in old and old[name] != parts.get(name)]
                  "sizes": dict.fromkeys(JsonlSink.FILES, 0), "status": "running"}
     checkpoint = Checkpoint(state_path, state)
     sink = sink_for(opts.output_format, out)
     sink.open(checkpoint)
-        if parts:
-            state.setdefault("parts", parts)
     checkpoint.save()
     return checkpoint, sink
 
