@@ -176,6 +176,7 @@ def code(
     max_tokens: Annotated[int, typer.Option(help="token budget per segment")] = 200,
     text_column: Annotated[str, typer.Option(help="text column of .csv/.jsonl input")] = "text",
     id_column: Annotated[str, typer.Option(help="id column of .csv/.jsonl input")] = "id",
+    speaker_column: Annotated[str | None, typer.Option(help="speaker column of .csv/.jsonl input (who wrote each row)")] = None,
     encoding: Annotated[str | None, typer.Option(help="text encoding of the inputs (default: UTF-8)")] = None,
     on_error: Annotated[Literal["skip", "fail"], typer.Option(help="on a file that cannot be read: skip it (exit code 3 at the end) or stop")] = "skip",
     threshold: Annotated[float | None, typer.Option(help="minimum score for a proposal")] = None,
@@ -213,7 +214,8 @@ def code(
                             "batch_size": batch_size, "threads": threads, "precision": precision,
                             "chunk_size": chunk_size},
         batch={
-            "read": {"text_column": text_column, "id_column": id_column, "encoding": encoding, "on_error": on_error},
+            "read": {"text_column": text_column, "id_column": id_column, "speaker_column": speaker_column, "encoding": encoding,
+                     "on_error": on_error},
             "segmentation": {"unit": unit, "window": window, "stride": stride, "max_tokens": max_tokens},
             "limit": limit,
             "overwrite": overwrite,

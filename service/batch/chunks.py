@@ -67,4 +67,5 @@ def segment_from_record(rec: dict[str, Any]) -> Segment:
         id=rec["id"], document_id=rec["document"], ordinal=int(rec["ordinal"]), start=int(rec["start"]),
         end=int(rec["end"]), text=rec["text"], speaker=rec["speaker"],
         sentences=tuple(Span(int(a), int(b)) for a, b in rec["sentences"]), role=rec.get("role", "data"),
+        page=rec.get("page"), start_s=rec.get("start_s"), end_s=rec.get("end_s"),
     )

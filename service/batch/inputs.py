@@ -52,6 +52,7 @@ class Corpus:
 class ReadOptions:
     text_column: str = "text"
     id_column: str | None = "id"
+    speaker_column: str | None = None  # .csv/.jsonl: who wrote each row (the segments' speaker)
     encoding: str | None = None
     on_error: OnError = "skip"
 
@@ -116,7 +117,7 @@ def scan_inputs(
             break
         d0, s0 = n_docs, n_segs
         try:
-            for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column,
+            for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column, speaker_column=read.speaker_column,
                                  encoding=read.encoding):
                 if limit is not None and n_segs >= limit:
                     break
@@ -154,7 +155,7 @@ def stream_corpus(
     n = 0
     for path, did in scan.files:
         try:
-            for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column,
+            for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column, speaker_column=read.speaker_column,
                                  encoding=read.encoding):
                 if limit is not None and n >= limit:
                     return
@@ -186,7 +187,7 @@ def load_corpus(
         if limit is not None and len(segments) >= limit:
             break
         try:
-            docs = read_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column,
+            docs = read_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column, speaker_column=read.speaker_column,
                              encoding=read.encoding)
         except ReadError as exc:
             if read.on_error == "fail":

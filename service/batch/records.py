@@ -69,6 +69,9 @@ def segment_record(seg: Segment, index_id: int, *, coded: bool) -> dict[str, Any
         "text": seg.text,
         "sentences": [[s.start, s.end] for s in seg.sentences],
         "coded": coded,
+        "page": seg.page,  # .pdf: the page it starts on
+        "start_s": seg.start_s,  # .vtt/.srt: the caption times it covers
+        "end_s": seg.end_s,
     }
 
 

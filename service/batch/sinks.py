@@ -184,7 +184,8 @@ def _schemas() -> dict[str, Any]:  # pyarrow schemas by part; pyarrow has no stu
         "documents": pa.schema([("id", s), ("source", s), ("format", s), ("is_transcript", pa.bool_()),
                                 ("metadata", pa.map_(s, s)), ("text", s)]),
         "segments": pa.schema([("index_id", i), ("id", s), ("document", s), ("ordinal", i), ("start", i), ("end", i),
-                               ("speaker", s), ("role", s), ("text", s), ("sentences", pa.list_(pa.list_(i))), ("coded", pa.bool_())]),
+                               ("speaker", s), ("role", s), ("text", s), ("sentences", pa.list_(pa.list_(i))), ("coded", pa.bool_()),
+                               ("page", i), ("start_s", f), ("end_s", f)]),
         "suggestions": pa.schema([
             ("segment_id", s), ("index_id", i), ("document", s), ("start", i), ("end", i), ("speaker", s),
             ("text", s), ("code", s), ("code_name", s), ("score", f), ("evidence_sentence", s),

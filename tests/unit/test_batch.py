@@ -116,10 +116,11 @@ def test_bad_files_are_skipped_or_fail(tmp_path, fresh_embedder, seed):
     shutil.copytree(SAMPLE, corpus)
     (corpus / "broken.txt").write_bytes(b"\x00\x01binary")
     (corpus / "notes.pdf").write_bytes(b"%PDF")
+    (corpus / "notes.rtf").write_bytes(b"{\\rtf1 notes}")
     opts = BatchOptions(inputs=[corpus], out_dir=tmp_path / "out", read=READ, limit=10)
     result = run_batch(opts, codebook=seed, embedder=fresh_embedder, classifier=ZeroShotClassifier(seed, fresh_embedder))
     reasons = {Path(s["path"]).name: s["reason"] for s in result.skipped}
-    assert "binary" in reasons["broken.txt"] and "unsupported" in reasons["notes.pdf"]
+    assert "binary" in reasons["broken.txt"] and "unsupported" in reasons["notes.rtf"] and "not a readable PDF" in reasons["notes.pdf"]
     strict = BatchOptions(inputs=[corpus], out_dir=tmp_path / "strict", read=ReadOptions(text_column="response", on_error="fail"))
     with pytest.raises(InputError, match="broken.txt.*binary"):
         run_batch(strict, codebook=seed, embedder=fresh_embedder, classifier=ZeroShotClassifier(seed, fresh_embedder))
