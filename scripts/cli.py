@@ -28,6 +28,7 @@ from scripts.analysis_cli import matrix, report
 from scripts.cli_common import EXIT_SKIPPED, load_settings, print_version
 from scripts.cluster_cli import cluster
 from scripts.exchange_cli import export, import_
+from scripts.stability_cli import stability
 from scripts.tune_cli import tune
 
 app = typer.Typer(
@@ -259,6 +260,7 @@ app.command()(cluster)
 app.command()(report)
 app.command()(matrix)
 app.command()(tune)
+app.command()(stability)
 
 
 @app.command()
