@@ -138,7 +138,7 @@ def build_report(session: Session, *, project: Project, n_boot: int = 200) -> st
     parts.append("<h3>Codebook versions</h3>" + _table(["version", "name", "created", "by"], [
         [v.version, v.name, f"{v.created_at:%Y-%m-%d %H:%M}", coders.get(v.created_by, "")] for v in codebook_versions(session, project)]))
     parts.append(f"<h3>Decisions</h3><p>{sum(verdicts.values())} ledger entries: " + ", ".join(f"{n} {_e(v)}" for v, n in sorted(verdicts.items())) + ".</p>")
-    who = Counter((coders.get(c, "?"), code) for c, code in session.execute(select(Decision.coder_id, Decision.code).where(Decision.project_id == project.id)))
+    who = Counter((coders.get(c, "?"), code) for c, code in session.execute(select(Decision.coder_id, Decision.code).where(Decision.project_id == project.id, Decision.verdict != "tombstone")))
     parts.append("<h3>Who coded what</h3>" + (_table(["coder", "code", "entries"], [[a, b, n] for (a, b), n in sorted(who.items())]) if who else "<p>No decisions yet.</p>"))
     parts.append("</body></html>")
     return "\n".join(parts)

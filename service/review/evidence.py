@@ -147,4 +147,6 @@ def nearest_accepted_for(
         hits_by_pair.update(((q, code), hits) for q, hits in zip(queries, found, strict=False))
     wanted = {s for hits in hits_by_pair.values() for s, _ in hits}
     texts = dict(session.execute(select(SegmentRow.id, SegmentRow.text).where(SegmentRow.id.in_(wanted))).all()) if wanted else {}
-    return {pair: [{"segment_id": s, "text": texts.get(s, ""), "similarity": round(sim, 4)} for s, sim in hits] for pair, hits in hits_by_pair.items()}
+    # a hit whose segment is gone (its document was deleted) is left out
+    return {pair: [{"segment_id": s, "text": texts[s], "similarity": round(sim, 4)} for s, sim in hits if s in texts]
+            for pair, hits in hits_by_pair.items()}

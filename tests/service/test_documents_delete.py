@@ -1,4 +1,4 @@
-"""Deleting and renaming a document (issue 23). The ledger keeps every row and gains a tombstone;
+"""Deleting and renaming a document (issue 23), on SQLite and PostgreSQL. The ledger keeps every row and gains a tombstone;
 codings, the codings export, agreement, the queue and the document's segments leave the document
 out; the ledger export keeps its rows. A deleted id is never handed out again."""
 
@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from tests.api.conftest import Api, new_project
+from tests.api.conftest import Api, new_project, postgres_database
 
 CODES = ["trust", "leadership/getting-things-done"]  # codes of the default seed codebook
 A = "We trusted the board at first.\n\nThen the funding stopped.\n\nThe volunteers kept going."
@@ -38,9 +38,11 @@ def _agreement(server, pid: int) -> dict:
         db.dispose()
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory, make_app):
-    server = make_app(tmp_path_factory.mktemp("delete"))
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def study(request, tmp_path_factory, make_app):
+    url, drop = postgres_database() if request.param == "postgresql" else (None, lambda: None)
+    request.addfinalizer(drop)
+    server = make_app(tmp_path_factory.mktemp("delete"), database_url=url)
     pid, owner = new_project(server.url, retrain_every=0)
     ben = Api(server.url, owner.ok("POST", f"/projects/{pid}/coders", 201, json={"name": "ben"})["token"])
     docs = {}
