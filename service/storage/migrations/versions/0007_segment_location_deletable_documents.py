@@ -11,6 +11,8 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02
 """
+import re
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,9 +21,30 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-# SQLite's foreign keys have no names: batch mode names them by this convention to drop them.
-NAMING = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
 DROPPED = (("segment_id", "segments"), ("suggestion_id", "suggestions"))
+_FK = re.compile(r',\s*FOREIGN KEY\s*\(\s*"?(segment_id|suggestion_id)"?\s*\)\s*REFERENCES\s*"?(segments|suggestions)"?\s*\(\s*"?id"?\s*\)',
+                 re.IGNORECASE)
+
+
+def _sqlite_drop_foreign_keys() -> None:
+    """SQLite cannot drop a foreign key: the table is rebuilt without it. The old table is renamed
+    first and the copy made in id order, so an undo (undoes_id) always finds the entry it undoes,
+    and the old table's rows refer only to each other when it is dropped (alembic's batch rebuild
+    drops the old table while the copy still refers to it, which SQLite refuses)."""
+    conn = op.get_bind()
+    sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'decisions'").scalar()
+    indexes = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'decisions' AND sql IS NOT NULL").scalars().all()
+    new_sql, n = _FK.subn("", sql)
+    if n != len(DROPPED):
+        raise RuntimeError(f"migration 0007: expected {len(DROPPED)} foreign keys to drop in decisions, found {n}: {sql}")
+    columns = ", ".join(f'"{r[1]}"' for r in conn.exec_driver_sql("PRAGMA table_info(decisions)"))
+    op.execute("ALTER TABLE decisions RENAME TO decisions_old")
+    op.execute(new_sql)
+    op.execute(f"INSERT INTO decisions ({columns}) SELECT {columns} FROM decisions_old ORDER BY id")
+    op.execute("DROP TABLE decisions_old")
+    for index in indexes:
+        op.execute(index)
 
 
 def upgrade() -> None:
@@ -34,18 +57,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column('start_s', sa.Float(), nullable=True))
         batch.add_column(sa.Column('end_s', sa.Float(), nullable=True))
     if op.get_bind().dialect.name == 'sqlite':
-        with op.batch_alter_table('decisions', naming_convention=NAMING, recreate='always') as batch:
-            for column, table in DROPPED:
-                batch.drop_constraint(f'fk_decisions_{column}_{table}', type_='foreignkey')
+        _sqlite_drop_foreign_keys()
     else:
         for column, _ in DROPPED:
             op.drop_constraint(f'decisions_{column}_fkey', 'decisions', type_='foreignkey')
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('decisions', naming_convention=NAMING) as batch:
-        for column, table in DROPPED:
-            batch.create_foreign_key(f'fk_decisions_{column}_{table}', table, [column], ['id'])
+    """The columns and id_floors go; decisions keep no foreign key on segment_id/suggestion_id
+    (a deleted document's decisions would violate it)."""
     with op.batch_alter_table('segments') as batch:
         batch.drop_column('end_s')
         batch.drop_column('start_s')
