@@ -109,6 +109,9 @@ def text_document(name: str, text: str) -> Document:
     return Document(name, text, name, "txt", looks_like_transcript(text))
 
 
+SEGMENT_BATCH = 2000  # segment rows per flush
+
+
 def store_documents(
     session: Session,
     *,
@@ -134,14 +137,19 @@ def store_documents(
         session.add(row)
         session.flush()
         segments = segment_document(doc, segmentation, count_tokens)
-        session.add_all(
-            SegmentRow(
-                project_id=project.id, document_id=row.id, ordinal=s.ordinal, start=s.start, end=s.end,
-                text=s.text, speaker=s.speaker, sentences=[[p.start, p.end] for p in s.sentences], role=s.role,
-                page=s.page, start_s=s.start_s, end_s=s.end_s,
+        # Flushed in batches: a flushed row is only weakly held by the session, so a long document
+        # never keeps more than one batch of ORM objects alive (millions of them made each full
+        # garbage collection hold the GIL, and every other request, for over a second).
+        for k in range(0, len(segments), SEGMENT_BATCH):
+            session.add_all(
+                SegmentRow(
+                    project_id=project.id, document_id=row.id, ordinal=s.ordinal, start=s.start, end=s.end,
+                    text=s.text, speaker=s.speaker, sentences=[[p.start, p.end] for p in s.sentences], role=s.role,
+                    page=s.page, start_s=s.start_s, end_s=s.end_s,
+                )
+                for s in segments[k:k + SEGMENT_BATCH]
             )
-            for s in segments
-        )
+            session.flush()
         rows.append(row)
     session.flush()
     return rows
