@@ -118,3 +118,28 @@ def test_heatmaps_draw_every_code_in_pages(tmp_path):
     pngs = sorted(p.name for p in res.files if p.suffix == ".png")
     assert pngs == ["heatmaps-2.png", "heatmaps.png"]  # 14 codes: 12 panels, then 2
     assert all((tmp_path / "o" / p).stat().st_size > 10_000 for p in pngs)
+
+
+def test_loupe_agree_reproduces_weighted_kappa_examples(tmp_path):
+    """The published weighted-kappa values through `loupe agree` itself (sources cited in
+    tests/unit/test_agreement_weighted.py): R irr kappa2(anxiety[,2:3], "equal") 0.1459075 and
+    "squared" 0.2520325 (index distance), 0.1262 by value distance; scikit-learn's weighting
+    example, linear 0.9412 and quadratic 0.9541."""
+    from tests.unit.test_agreement_weighted import ANXIETY
+
+    def run(rows, *args):
+        _write_csv(tmp_path / "w.csv", rows)
+        out = tmp_path / "o"
+        res = runner.invoke(app, ["agree", str(tmp_path / "w.csv"), "--wide", "-m", "cohen", "--bootstrap", "0", "-o", str(out), *args])
+        assert res.exit_code == 0, res.output
+        return json.loads((out / "agreement.json").read_text())["overall"]["cohen"]["value"]
+
+    anxiety = [{"unit": i, "rater2": int(a), "rater3": int(b)} for i, (a, b) in enumerate(ANXIETY[:, 1:])]
+    assert round(run(anxiety, "--weights", "linear"), 7) == 0.1459075
+    assert round(run(anxiety, "--weights", "quadratic"), 7) == 0.2520325
+    assert round(run(anxiety, "--weights", "linear", "--weight-distance", "value"), 4) == 0.1262
+    y1 = [0] * 46 + [1] * 44 + [2] * 10
+    y2 = [0] * 50 + [1] * 40 + [2] * 10
+    sk = [{"unit": i, "a": a, "b": b} for i, (a, b) in enumerate(zip(y1, y2, strict=True))]
+    assert round(run(sk, "--weights", "linear"), 4) == 0.9412
+    assert round(run(sk, "--weights", "quadratic"), 4) == 0.9541
