@@ -85,8 +85,10 @@ def test_bad_uploads_are_refused_and_store_nothing(server, project, tmp_path):
     before = owner.ok("GET", f"/projects/{pid}/documents")
     r = owner.post(f"/projects/{pid}/documents", files={"file": ("big.txt", b"word " * 100_000)})
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
-    r = owner.post(f"/projects/{pid}/documents", files={"file": ("scan.pdf", b"%PDF-1.4 ...")})
+    r = owner.post(f"/projects/{pid}/documents", files={"file": ("scan.rtf", b"{\\rtf1 ...}")})
     assert r.status_code == 415 and "unsupported file type" in r.json()["detail"]
+    r = owner.post(f"/projects/{pid}/documents", files={"file": ("scan.pdf", b"%PDF-1.4 ...")})
+    assert r.status_code == 422 and "not a readable PDF" in r.json()["detail"]
     r = owner.post(f"/projects/{pid}/documents", files={"file": ("latin.txt", "Caf\u00e9 na\u00efve".encode("cp1252") + b"\x81\x8d")})
     assert r.status_code == 422 and "latin.txt" in r.json()["detail"]
     r = owner.post(f"/projects/{pid}/documents", files={"file": ("bin.txt", bytes(range(256)) * 4)})
