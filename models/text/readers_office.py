@@ -127,7 +127,7 @@ def read_docx(data: bytes, path: Path, did: str) -> Document:
 
 def read_pdf(data: bytes, path: Path, did: str) -> Document:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -136,7 +136,7 @@ def read_pdf(data: bytes, path: Path, did: str) -> Document:
         pages = [page.extract_text() or "" for page in reader.pages]
     except MalformedFile:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except (PyPdfError, DependencyError, ValueError, KeyError, TypeError, OSError) as exc:  # DependencyError: an encryption it cannot open
         raise MalformedFile(path, f"is not a readable PDF ({exc.__class__.__name__}: {exc})") from None
     parts: list[str] = []
     anchors: list[Anchor] = []
