@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
 import pytest
 
@@ -98,6 +99,13 @@ def test_delete_keeps_every_ledger_row_and_leaves_the_document_out(study):
     assert owner.post(f"/projects/{pid}/decisions", json={"verdict": "undo", "undoes": first_a["id"]}).status_code == 404
     assert owner.delete(f"/projects/{pid}/documents/{a_id}").status_code == 404
 
+    # the REFI-QDA export leaves it out: no source, no coding of it
+    r = owner.get(f"/projects/{pid}/export.qdpx")
+    assert r.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        qde = z.read("project.qde").decode()
+        assert "b.txt" in qde and "a.txt" not in qde and A[:20] not in "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+
     # a new upload never takes the deleted ids (SQLite would otherwise give max(id) + 1 again)
     c = owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": "a.txt", "text": A, "unit": "paragraph"})
     assert c["id"] > a_id
@@ -123,3 +131,36 @@ def test_rename(study):
     assert clash.status_code == 409 and "other.txt" in clash.json()["detail"]
     assert owner.request("PATCH", f"/projects/{pid}/documents/{b_id}", json={"name": ""}).status_code == 422
     assert {r["document"] for r in _rows(owner.ok("GET", f"/projects/{pid}/export/codings"))} >= {"interview B.txt"}
+
+
+def test_stored_cluster_runs_drop_a_deleted_documents_segments(study):
+    """A cluster run stored before the delete: its members, similarities, representatives, document
+    counts and map points lose the deleted document's segments (discovery leaves it out)."""
+    from service.storage.db import Database
+    from service.storage.tables import Cluster, ClusterRun, CodebookVersion
+
+    server, pid, owner, _, _ = study
+    docs = {}
+    for name in ("x.txt", "y.txt"):
+        d = owner.ok("POST", f"/projects/{pid}/documents/text", 201, json={"name": name, "text": A, "unit": "paragraph"})
+        docs[name] = (d["id"], [s["id"] for s in owner.ok("GET", f"/projects/{pid}/segments", params={"document_id": d["id"]})])
+    (x_id, xs), (_, ys) = docs["x.txt"], docs["y.txt"]
+    db = Database(server.settings.database)
+    try:
+        with db.write() as s:
+            book = s.query(CodebookVersion).filter_by(project_id=pid).first()
+            run = ClusterRun(project_id=pid, codebook_id=book.id, method="kmeans", params={},
+                             points={"projection": "pca", "points": [{"id": i, "x": 0.0, "y": 0.0, "cluster": 0, "code": None} for i in xs + ys]})
+            s.add(run)
+            s.flush()
+            s.add(Cluster(run_id=run.id, project_id=pid, label=0, size=6, members=xs + ys, similarities=[0.9] * 6, coverage=0.1,
+                          representatives=[{"id": xs[0], "text": "x"}, {"id": ys[0], "text": "y"}], documents={"x.txt": 3, "y.txt": 3}))
+            run_id = run.id
+        owner.ok("DELETE", f"/projects/{pid}/documents/{x_id}")
+        with db.read() as s:
+            cluster = s.query(Cluster).filter_by(run_id=run_id).one()
+            assert (cluster.members, cluster.size, cluster.similarities) == (ys, 3, [0.9] * 3)
+            assert [r["id"] for r in cluster.representatives] == [ys[0]] and cluster.documents == {"y.txt": 3}
+            assert [p["id"] for p in s.get_one(ClusterRun, run_id).points["points"]] == ys
+    finally:
+        db.dispose()
