@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.codebooks.versions import current_ref
 from service.documents.store import _read, get_document, segment_counts
-from service.errors import Conflict
+from service.errors import Conflict, Invalid
 from service.projects.access import Caller
 from service.schemas.projects import DocumentDeleted, DocumentRead
 from service.storage.db import Database
@@ -44,6 +44,8 @@ TOMBSTONE = "tombstone"
 def rename_document(db: Database, *, project: Project, document_id: int, name: str) -> DocumentRead:
     """Give the document a new name (unique in the project; 409 otherwise). Nothing else changes."""
     name = name.strip()
+    if not name:
+        raise Invalid("a document's name cannot be empty or only spaces")
     with db.write() as session:
         row = get_document(session, project, document_id)
         if name != row.name:

@@ -130,6 +130,7 @@ def test_rename(study):
     clash = owner.request("PATCH", f"/projects/{pid}/documents/{b_id}", json={"name": "other.txt"})
     assert clash.status_code == 409 and "other.txt" in clash.json()["detail"]
     assert owner.request("PATCH", f"/projects/{pid}/documents/{b_id}", json={"name": ""}).status_code == 422
+    assert owner.request("PATCH", f"/projects/{pid}/documents/{b_id}", json={"name": "   "}).status_code == 422
     assert {r["document"] for r in _rows(owner.ok("GET", f"/projects/{pid}/export/codings"))} >= {"interview B.txt"}
 
 
