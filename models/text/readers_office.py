@@ -142,6 +142,7 @@ def read_pdf(data: bytes, path: Path, did: str) -> Document:
     anchors: list[Anchor] = []
     pos = 0
     for n, page in enumerate(pages, start=1):
+        page = page.replace("\x00", "")  # a font without a usable map yields NULs (PostgreSQL refuses them in text)
         page = "\n".join(line.rstrip() for line in page.replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip("\n")
         if not page.strip():
             continue
