@@ -106,3 +106,20 @@ def test_openapi_declares_the_error_answers(app):
     assert {"401", "403", "404"} <= set(read) and "409" not in read and "413" not in read
     assert set(ops["/health"]["get"]["responses"]) == {"200"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+@pytest.mark.postgres
+def test_a_value_postgresql_cannot_store_is_422_and_stores_nothing(tmp_path, make_app):
+    """PostgreSQL refuses NUL in text (SQLite stores it): the refusal is the one error shape, not a 500."""
+    from tests.api.conftest import postgres_database
+
+    url, drop = postgres_database()
+    try:
+        app = make_app(tmp_path / "pg", url)
+        pid, owner = new_project(app.url, retrain_every=0)
+        body = _shape(owner.post(f"/projects/{pid}/memos", json={"target_kind": "project", "target": "", "text": "a\x00b"}), 422)
+        assert body["error"] == "invalid_value" and "NUL" in body["detail"]
+        assert owner.ok("GET", f"/projects/{pid}/memos") == []
+        assert _shape(Api(app.url).post("/projects", json={"name": "s", "owner": "o", "description": "x\x00"}), 422)["error"] == "invalid_value"
+    finally:
+        drop()
