@@ -21,7 +21,12 @@ export const el = (tag, attrs = {}, ...kids) => {
 export const key = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
 export const pct = (x) => (x == null ? "—" : `${Math.round(x * 100)}%`);
 export const PALETTE = ["#0b57d0", "#b3261e", "#146c2e", "#8e24aa", "#e37400", "#00796b", "#5d4037", "#c2185b", "#455a64", "#827717"];
-export const say = (msg) => { $("status").textContent = msg; };
+let sayTimer = null;
+/** A short message in the status line; it goes after a while (the next message replaces it). */
+export const say = (msg) => {
+  $("status").textContent = msg;
+  clearTimeout(sayTimer); sayTimer = setTimeout(() => { $("status").textContent = ""; }, 8000);
+};
 export const pid = () => S.project.id;
 export const isOwner = () => S.me && S.me.role === "owner";
 

@@ -13,7 +13,10 @@ export async function show() {
 async function picture(path, alt) {
   try {
     const blob = await api(path);
-    return blob instanceof Blob ? el("img", { class: "chart", alt, src: URL.createObjectURL(blob) }) : null;
+    if (!(blob instanceof Blob)) return null;
+    const img = el("img", { class: "chart", alt, src: URL.createObjectURL(blob) });
+    await img.decode();  // drawn before it is shown (a picture that cannot be decoded is left out)
+    return img;
   } catch (_) { return null; }
 }
 
@@ -22,11 +25,12 @@ async function codes() {
   const counts = data.codes.filter((c) => c.segments > 0).sort((a, b) => b.segments - a.segments);
   const max = Math.max(1, ...counts.map((c) => c.segments));
   const freq = await picture(`/projects/${pid()}/charts/frequency.png`, "Bar chart: coded segments per code");
-  $("dash-codes").replaceChildren(...(freq ? [freq] : []), counts.length ? el("table", {}, el("caption", { class: "visually-hidden", text: "Code frequencies" }),
+  const table = counts.length ? el("table", {}, el("caption", { class: "visually-hidden", text: "Code frequencies" }),
     el("tr", {}, ...["code (with sub-codes)", "segments", "documents", "coders", ""].map((h) => el("th", { scope: "col", text: h }))),
     ...counts.map((c) => el("tr", {}, el("td", { text: c.code }), el("td", { text: String(c.segments) }), el("td", { text: String(c.documents) }),
       el("td", { text: String(c.coders) }), el("td", {}, el("span", { class: "bar", style: `width: ${Math.round(160 * c.segments / max)}px; background: ${colorOf(c.code)}`, "aria-hidden": "true" })))))
-    : el("p", { text: "No codings yet." }));
+    : el("p", { text: "No codings yet." });
+  $("dash-codes").replaceChildren(...(freq && counts.length ? [freq, el("details", {}, el("summary", { text: "As a table" }), table)] : [table]));
   const co = data.cooccurrence;
   const used = co.codes.map((c, i) => [c, i]).filter(([c]) => (co.segments[c] || 0) > 0);
   const heat = await picture(`/projects/${pid()}/charts/cooccurrence.png`, "Heatmap: segments coded with both codes");
@@ -77,6 +81,10 @@ async function clusters() {
     const runs = await api(`/projects/${pid()}/clusters`);
     const blob = await api(`/projects/${pid()}/clusters/map.png`);
     const img = el("img", { class: "map", alt: `Map of the segments coloured by cluster and by top code; ${runs.clusters.length} clusters`, src: URL.createObjectURL(blob) });
+    if (!runs.clusters.length) {
+      $("dash-clusters").replaceChildren(img, el("p", { text: `Run #${runs.run.id} found no clusters: too few similar segments yet (all are noise).` }));
+      return;
+    }
     $("dash-clusters").replaceChildren(img, el("table", {}, el("caption", { class: "visually-hidden", text: "Clusters" }),
       el("tr", {}, ...["cluster", "name", "segments", "coverage", "status"].map((h) => el("th", { scope: "col", text: h }))),
       ...runs.clusters.map((c) => el("tr", {}, el("td", { text: `#${c.id}` }), el("td", { title: c.definition || "", text: c.name }), el("td", { text: String(c.size) }),

@@ -38,6 +38,7 @@ async function signIn(token, { fresh = null } = {}) {
 
 async function show(view) {
   S.view = view;
+  $("status").textContent = "";
   for (const v of Object.keys(VIEWS)) $(v).hidden = v !== view;
   document.querySelectorAll("#nav [data-view]").forEach((b) => (b.dataset.view === view ? b.setAttribute("aria-current", "page") : b.removeAttribute("aria-current")));
   try { await VIEWS[view].show(); } catch (e) { $("status").textContent = `Could not load ${view}: ${e.message}`; }

@@ -56,7 +56,7 @@ async function render() {
       el("p", { class: "hint" }, `${sug.code} · score `, el("span", { class: "score", text: pct(sug.score) }), ` · ${sug.model}`));
     if (made) card.append(el("p", { class: `decided ${made.verdict}`, text: `Your decision: ${made.verdict}${made.new_code ? " → " + made.new_code : ""}` }));
     card.append(el("p", { class: "definition", text: code.definition }));
-    const more = el("details", {}, el("summary", { text: "Criteria and similar passages" }));
+    const more = el("details", { open: window.innerWidth > 800 }, el("summary", { text: "Criteria and similar passages" }));
     if (code.include.length) more.append(el("h4", { text: "Apply when" }), el("ul", {}, ...code.include.map((t) => el("li", { text: t }))));
     if (code.exclude.length) more.append(el("h4", { text: "Do not apply when" }), el("ul", {}, ...code.exclude.map((t) => el("li", { text: t }))));
     if (sug.evidence && sug.evidence.llm) more.append(el("p", { class: "hint", text: `LLM: P(applies) ${pct(sug.evidence.llm.p_applies)} (${sug.evidence.llm.provenance.model})` }));
