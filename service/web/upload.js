@@ -1,36 +1,30 @@
 // Uploading documents: several files at once (dropped or chosen), each with its own progress bar
-// (XHR upload progress) and its own result or error; a CSV/JSONL file gets its text and id columns
-// picked from its header first.
+// (XHR upload progress) and its own result or error; a CSV/JSONL file gets its text, id and speaker
+// columns picked first, from the server's reading of it (POST .../documents/columns).
 import { $, el, pid, upload } from "./core.js";
 
 const TABLES = /\.(csv|jsonl)$/i;
 
-/** The header of a CSV (first line) or the keys of a JSONL file's first object. */
-async function columnsOf(file) {
-  const head = await file.slice(0, 64 * 1024).text();
-  const first = head.split(/\r?\n/).find((l) => l.trim()) || "";
-  if (/\.jsonl$/i.test(file.name)) {
-    try { return Object.keys(JSON.parse(first)); } catch (_) { return []; }
-  }
-  const out = []; let cur = "", quoted = false;
-  for (const ch of first) {
-    if (ch === '"') quoted = !quoted;
-    else if (ch === "," && !quoted) { out.push(cur.trim()); cur = ""; } else cur += ch;
-  }
-  out.push(cur.trim());
-  return out.filter(Boolean);
+/** The columns of a .csv/.jsonl file, read by the server (nothing stored), with its guesses. */
+async function preview(file) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  return upload(`/projects/${pid()}/documents/columns`, form, null);
 }
 
-function columnPicker(file, columns) {
-  const guess = (names) => columns.find((c) => names.includes(c.toLowerCase())) || "";
+function columnPicker(file, cols) {
   const opts = (chosen, none) => [...(none ? [el("option", { value: "", text: "(none)" })] : []),
-    ...columns.map((c) => el("option", { value: c, text: c, selected: c === chosen }))];
+    ...cols.columns.map((c) => el("option", { value: c, text: c, selected: c === chosen }))];
   const id = `cols-${Math.random().toString(36).slice(2, 8)}`;
-  const text = el("select", { id: `${id}-text` }, ...opts(guess(["text", "body", "content", "answer", "response"]) || columns[0]));
-  const ident = el("select", { id: `${id}-id` }, ...opts(guess(["id", "respondent", "row"]), true));
+  const text = el("select", { id: `${id}-text` }, ...opts(cols.text_column || cols.columns[0]));
+  const ident = el("select", { id: `${id}-id` }, ...opts(cols.id_column, true));
+  const speaker = el("select", { id: `${id}-speaker` }, ...opts(cols.speaker_column, true));
+  const first = (cols.sample || [])[0];
   const box = el("fieldset", { class: "columns" }, el("legend", { text: `Columns of ${file.name}` }),
-    el("label", { for: text.id, text: "Text column" }), text, el("label", { for: ident.id, text: "Id column (names each row)" }), ident);
-  return { box, values: () => ({ text_column: text.value, id_column: ident.value }) };
+    el("label", { for: text.id, text: "Text column" }), text, el("label", { for: ident.id, text: "Id column (names each row)" }), ident,
+    el("label", { for: speaker.id, text: "Speaker column" }), speaker,
+    first ? el("p", { class: "hint", text: `First row: ${Object.entries(first).map(([k, v]) => `${k}: ${String(v).slice(0, 60)}`).join(" · ")}` }) : null);
+  return { box, values: () => ({ text_column: text.value, id_column: ident.value, ...(speaker.value ? { speaker_column: speaker.value } : {}) }) };
 }
 
 /** Upload the files, one row each; onDone() after each file that stored documents. */
@@ -44,8 +38,13 @@ export async function uploadFiles(files, onDone) {
     list.prepend(row);
     let columns = null;
     if (TABLES.test(file.name)) {
-      const cols = await columnsOf(file);
-      if (cols.length > 1) { columns = columnPicker(file, cols); row.append(columns.box); }
+      try {
+        const cols = await preview(file);
+        if (cols.columns.length > 1) { columns = columnPicker(file, cols); row.append(columns.box); }
+      } catch (e) {  // unreadable: refused now, with the server's reason (a malformed CSV: its line)
+        state.textContent = `refused: ${e.message}`; row.classList.add("failed"); row.setAttribute("role", "alert");
+        continue;
+      }
     }
     rows.push({ file, bar, state, row, columns });
   }

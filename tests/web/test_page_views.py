@@ -55,14 +55,18 @@ def test_admin_token_uploads_documents_and_codebook(browser, make_server, tmp_pa
     # several files at once: each reports its own result; a malformed CSV is refused with its line
     text = "Interviewer: How did it start?\nP1: We trusted the board at first, then the money decided everything.\n"
     bad_csv = 'id,text\n1,"fine row"\n2,"this quote never ends\n3,another\n'
-    _drop(page, {"first.txt": text.encode(), "answers.csv": bad_csv.encode()})
-    page.get_by_label("Text column").wait_for()  # the CSV's columns are picked first
-    assert page.get_by_label("Text column").input_value() == "text"
+    survey = "respondent,sector,answer\nr1,NHS,We trusted the board.\nr2,charity,The money decided everything.\n"
+    _drop(page, {"first.txt": text.encode(), "answers.csv": bad_csv.encode(), "survey.csv": survey.encode()})
+    page.get_by_label("Text column").wait_for()  # a table's columns are picked first, from the server's guesses
+    assert page.get_by_label("Text column").input_value() == "answer"
+    assert page.get_by_label("Id column (names each row)").input_value() == "respondent"
     page.get_by_role("button", name="Upload with these columns").click()
     page.locator(".upload-row", has_text="first.txt").locator(".upload-state", has_text="stored").wait_for()
+    page.locator(".upload-row", has_text="survey.csv").locator(".upload-state", has_text="stored: 2 documents").wait_for()
     refused = page.locator(".upload-row", has_text="answers.csv").locator(".upload-state", has_text="refused")
     refused.wait_for()
     assert "line" in refused.inner_text(), refused.inner_text()
+    page.locator("#doc-list", has_text="r2").wait_for()
 
     # rename (a prompt) and delete (the owner confirms)
     page.once("dialog", lambda d: d.accept("interview-1.txt"))
@@ -74,7 +78,9 @@ def test_admin_token_uploads_documents_and_codebook(browser, make_server, tmp_pa
     assert page.locator("#doc-list", has_text="interview-1.txt").count() == 1
     page.get_by_role("button", name="Delete interview-1.txt").click()
     page.get_by_role("button", name="Delete the document").click()
-    page.get_by_text("No documents yet: drop files above.").wait_for()
+    page.get_by_text("Deleted “interview-1.txt”").wait_for()
+    page.locator("#doc-list", has_text="2 documents").wait_for()
+    assert page.locator("#doc-list", has_text="interview-1.txt").count() == 0
 
     # the codebook: edit, add, move, merge, split, upload: each a new version
     page.get_by_role("button", name="Codebook").click()
