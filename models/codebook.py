@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from models.base import LoupeError
 from models.structured import DEFAULT_LIMITS, StructureError, StructureLimits, load_text
+from models.text.names import bad_character
 
 _CODE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -188,6 +189,16 @@ def parse_codebook(data: Any, origin: str = "<codebook>") -> Codebook:
     )
 
 
+def check_names(codebook: Codebook, origin: str = "<codebook>") -> None:
+    """Refuse a codebook whose name or a code's name holds a control character (models.text.names).
+    Input paths call it (files, the review service's new versions); reading a stored version does
+    not, so a version stored before the rule still reads."""
+    for what, name in [("the codebook's name", codebook.name), *((f"the name of code {c.path!r}", c.name) for c in codebook)]:
+        bad = bad_character(name)
+        if bad:
+            raise CodebookError(f"{origin}: {what} contains the control character {bad}; names may not")
+
+
 def decode_codebook(text: str, fmt: Literal["yaml", "json"], *, origin: str, limits: StructureLimits = DEFAULT_LIMITS) -> dict[str, Any]:
     """The mapping a codebook file's text holds, read within `limits` (models.structured: YAML
     aliases and nesting are budgeted before anything is built). Raises CodebookError."""
@@ -212,7 +223,9 @@ def load_codebook(path: str | Path, limits: StructureLimits = DEFAULT_LIMITS) ->
     except (OSError, UnicodeDecodeError) as exc:
         raise CodebookError(f"{p}: cannot be read as UTF-8 text ({exc})") from None
     data = decode_codebook(raw, "json" if p.suffix.lower() == ".json" else "yaml", origin=str(p), limits=limits)
-    return parse_codebook(data, origin=str(p))
+    codebook = parse_codebook(data, origin=str(p))
+    check_names(codebook, origin=str(p))
+    return codebook
 
 
 def seed_codebook() -> Codebook:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.codebook import Codebook, CodebookError, parse_codebook, seed_codebook
+from models.codebook import Codebook, CodebookError, check_names, parse_codebook, seed_codebook
 from service.errors import Invalid, NotFound
 from service.jobs.queue import Notifier, enqueue
 from service.projects.access import Caller
@@ -83,8 +83,13 @@ def as_codebook(row: CodebookVersion) -> Codebook:
 
 
 def add_codebook_version(session: Session, *, project: Project, data: dict[str, Any] | None, coder: Caller | Coder | None) -> CodebookVersion:
-    """Store `data` as the project's next codebook version; an unchanged codebook makes no new version."""
+    """Store `data` as the project's next codebook version; an unchanged codebook makes no new version.
+    Names with control characters are refused (422) here, where every new version passes."""
     codebook = parse(data)
+    try:
+        check_names(codebook, origin="the codebook")
+    except CodebookError as exc:
+        raise Invalid(str(exc)) from None
     try:
         current = current_ref(session, project)
     except NotFound:  # the project's first version

@@ -1,4 +1,4 @@
-"""The one rule for names: no control characters.
+"""Names in request bodies: no control characters (the rule is models.text.names).
 
 A name (of a project, coder, document, theme, code or attribute) may not hold a control
 character other than tab, line feed and carriage return, nor a lone surrogate: such a name cannot
@@ -10,18 +10,11 @@ cannot carry (models.exchange.qdc.xml_text).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator
 
-_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-def bad_character(value: str) -> str | None:
-    """The first character a name may not hold, as U+XXXX, or None when there is none."""
-    found = _BAD.search(value)
-    return f"U+{ord(found.group()):04X}" if found else None
+from models.text.names import bad_character as bad_character  # the rule itself; re-exported for the services
 
 
 def _checked(value: str) -> str:

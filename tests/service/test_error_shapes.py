@@ -65,6 +65,15 @@ def test_control_characters_in_names_are_refused_with_422(app, project, char):
     assert not any(char in name for name in owner.ok("GET", f"/projects/{pid}/documents/{doc}")["attributes"])  # nothing stored
 
 
+def test_control_characters_in_code_names_are_refused(project):
+    pid, owner, _ = project
+    before = owner.ok("GET", f"/projects/{pid}/codebook")["version"]
+    book = {"name": "book", "codes": [{"id": "trust", "name": "Trust\x01", "definition": "Confidence in another party."}]}
+    body = _shape(owner.put(f"/projects/{pid}/codebook", json=book), 422)
+    assert "code 'trust'" in body["detail"] and "U+0001" in body["detail"]
+    assert owner.ok("GET", f"/projects/{pid}/codebook")["version"] == before
+
+
 def test_control_characters_already_stored_never_break_the_export(app, project):
     """Names stored before the rule (or by a direct import) and values with control characters:
     the .qdpx export strips what XML cannot hold instead of answering 500."""
