@@ -62,7 +62,12 @@ class Watch:
 
     @property
     def worst_health(self) -> float:
-        return max(self.health)
+        return max(self.health, default=0.0)
+
+    def show(self, case: str, **extra: object) -> None:
+        """One line of figures (pytest -s shows them)."""
+        more = "".join(f", {k} {v}" for k, v in extra.items())
+        print(f"\n{case}: growth {self.growth_mb:.0f} MB, /health worst {self.worst_health:.2f} s over {len(self.health)} polls{more}")
 
 
 @contextmanager
@@ -99,6 +104,7 @@ def test_yaml_alias_bomb_is_refused_fast_small_and_cheap(server, project):
         started = time.perf_counter()
         r = owner.post(f"/projects/{pid}/codebook/file", files={"file": ("codebook.yaml", bomb)}, timeout=60)
         elapsed = time.perf_counter() - started
+    watch.show("alias bomb", status=r.status_code, seconds=f"{elapsed:.2f}", body_bytes=len(r.content))
     assert r.status_code in (413, 422), r.text[:500]
     assert r.json()["error"] and "LOUPE_CODEBOOK_MAX_NODES" in r.json()["detail"]
     assert elapsed < 5, f"refused after {elapsed:.1f} s"
@@ -119,6 +125,7 @@ def test_chunked_body_over_the_limit_is_413(server, project):
 
     with watched(server) as watch:
         r = owner.post(f"/projects/{pid}/documents/text", content=body(), headers={"Content-Type": "application/json"}, timeout=120)
+    watch.show("40 MB chunked", status=r.status_code)
     assert r.request.headers.get("transfer-encoding") == "chunked" and "content-length" not in r.request.headers
     assert r.status_code == 413, r.text[:500]
     assert r.json()["error"] == "payload_too_large" and "LOUPE_MAX_UPLOAD_MB" in r.json()["detail"]
@@ -130,7 +137,9 @@ def test_inflating_qdpx_is_refused_by_the_import_budget(server):
     data = inflating_qdpx(100)
     assert len(data) < 2.5 * MB
     with watched(server) as watch:
+        started = time.perf_counter()
         r = Api(server.url).post("/projects/import", files={"file": ("inflating.qdpx", data)}, data={"owner": "me"}, timeout=120)
+    watch.show("inflating .qdpx", status=r.status_code, seconds=f"{time.perf_counter() - started:.2f}", zipped_bytes=len(data))
     assert r.status_code == 413, r.text[:500]
     assert "LOUPE_IMPORT_MAX_MB" in r.json()["detail"]
     assert watch.worst_health < 1, f"/health took {watch.worst_health:.2f} s during the import"
@@ -142,8 +151,10 @@ def test_large_upload_leaves_health_responsive(server, project):
     text = paragraphs(120_000, words=11).encode()
     assert 8 * 10**6 <= len(text) < 9 * 10**6
     with watched(server) as watch:
+        started = time.perf_counter()
         r = owner.post(f"/projects/{pid}/documents", files={"file": ("long.txt", text)}, data={"unit": "paragraph"}, timeout=600)
+    watch.show("8 MB upload", status=r.status_code, seconds=f"{time.perf_counter() - started:.1f}", bytes=len(text))
     assert r.status_code == 201, r.text[:500]
     assert r.json()[0]["segments"] >= 100_000
-    assert len(watch.health) >= 5, "the upload finished before /health was polled"
     assert watch.worst_health < 1, f"/health took {watch.worst_health:.2f} s during the upload"
+    assert len(watch.health) >= 5, "the upload finished before /health was polled"
