@@ -26,7 +26,7 @@ async function refreshList() {
     el("td", {}, el("button", { type: "button", class: "link", text: d.name, onclick: () => open(d.id) })),
     el("td", { text: d.format }), el("td", { text: String(d.segments) }),
     el("td", { class: "row-actions" },
-      el("button", { type: "button", text: "Rename", "aria-label": `Rename ${d.name}`, hidden: !isOwner(), onclick: () => rename(d) }),
+      el("button", { type: "button", text: "Rename", "aria-label": `Rename ${d.name}`, onclick: () => rename(d) }),
       el("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete ${d.name}`, hidden: !isOwner(), onclick: () => remove(d) }))));
   $("doc-list").replaceChildren(D.list.length
     ? el("table", {}, el("caption", { text: `${D.list.length} documents` }),
