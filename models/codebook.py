@@ -236,9 +236,9 @@ def seed_codebook() -> Codebook:
     return parse_codebook(yaml.safe_load(raw), origin="seed codebook")
 
 
-def resolve_codebook(spec: str | Path) -> Codebook:
-    """"seed" means the shipped seed codebook; anything else is a file path."""
-    return seed_codebook() if str(spec) == "seed" else load_codebook(spec)
+def resolve_codebook(spec: str | Path, limits: StructureLimits = DEFAULT_LIMITS) -> Codebook:
+    """"seed" means the shipped seed codebook; anything else is a file path, read within `limits`."""
+    return seed_codebook() if str(spec) == "seed" else load_codebook(spec, limits)
 
 
 # Editing a codebook document (the dict form above): shared by adopting clusters and by merging,

@@ -105,7 +105,7 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
 
     settings = load_settings(**settings_overrides)
     try:
-        cb = resolve_codebook(codebook)
+        cb = resolve_codebook(codebook, settings.codebook_limits)
         opts = BatchOptions(
             inputs=paths,
             out_dir=out,
