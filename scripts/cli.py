@@ -104,6 +104,9 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
     from service.pipeline import build_classifier, build_embedder
 
     settings = load_settings(**settings_overrides)
+    missing = next((p for p in paths if not Path(p).exists()), None)
+    if missing is not None:  # said before the model loads (seconds), not after
+        fail(f"{missing}: no such file or folder")
     try:
         cb = resolve_codebook(codebook, settings.codebook_limits)
         opts = BatchOptions(

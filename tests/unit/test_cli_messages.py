@@ -57,3 +57,14 @@ def test_a_rerun_names_what_differs(isolated_env):
     again = runner.invoke(app, ["code", str(corpus), "--out", str(out), "--quiet", "--threshold", "0.9"])
     assert again.exit_code == 2 and "holds a run with different settings" in _said(again), again.output
     assert "codebook" not in _said(again) and "inputs" not in _said(again)
+
+
+def test_a_missing_input_is_named_before_the_model_loads(isolated_env, monkeypatch):
+    import service.pipeline
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    monkeypatch.setattr(service.pipeline, "build_embedder", no_model)
+    result = runner.invoke(app, ["code", str(isolated_env / "nonexistent"), "--out", str(isolated_env / "o")])
+    assert result.exit_code == 2 and "nonexistent:nosuchfileorfolder" in "".join(result.output.split()), result.output
