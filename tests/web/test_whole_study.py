@@ -249,8 +249,29 @@ def test_a_whole_study_from_the_page(browser, make_server, tmp_path):
         assert page.locator("#dash-clusters td", has_text="#").count() >= 1 or "found no clusters" in page.locator("#dash-clusters").inner_text()
     shots.take(page, "dashboard", full=True)
 
-    # 8. export the .qdpx, import it as a new project, find both coders' spans
+    # 8. exports and the report; then the .qdpx, imported as a new project, with both coders' spans
     page.get_by_role("button", name="Project").click()
+    page.select_option("#export-codings-format", "parquet")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Codings", exact=True).click()
+    codings = tmp_path / download.value.suggested_filename
+    download.value.save_as(codings)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(codings).to_pylist()
+    assert codings.suffix == ".parquet" and {r["coder"] for r in table} == {"amira", "ben"}
+    assert any((r["start"], r["end"]) == first and r["code"] == "power/funding" for r in table)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Decision ledger").click()
+    ledger = tmp_path / "ledger.csv"
+    download.value.save_as(ledger)
+    assert len(ledger.read_text(encoding="utf-8").splitlines()) == 1 + 10 + 4 + 10  # header, amira's review, 3 codings and an undo, ben's review
+    with context.expect_page() as popup:
+        page.get_by_role("button", name="HTML report").click()
+    report = popup.value
+    report.wait_for_load_state()
+    report.get_by_text("Agreement").first.wait_for()
+    report.close()
     with page.expect_download() as download:
         page.get_by_role("button", name="Project (.qdpx)").click()
     archive = tmp_path / "study.qdpx"
