@@ -146,11 +146,20 @@ def agree(
     overlap: Annotated[float, typer.Option(help="overlap threshold for span segment agreement")] = 0.9,
     repeated: Annotated[str, typer.Option(help="a coder coding a unit more than once: keep (all codes), first or last")] = "keep",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for agreement.json and heatmaps.png")] = Path("agreement"),
+    stability: Annotated[int, typer.Option(min=0, help="K >= 2: also code --texts K times under perturbations, the model's stability beside these coders (loupe stability has every option)")] = 0,
+    texts: Annotated[list[Path] | None, typer.Option(help="with --stability: the units' texts (a .csv/.jsonl table, or files/folders; repeatable)")] = None,
+    codebook: Annotated[str, typer.Option(help='with --stability: "seed" or a codebook .yaml/.json file')] = "seed",
+    text_column: Annotated[str, typer.Option(help="with --stability: text column of the --texts table")] = "text",
+    id_column: Annotated[str, typer.Option(help="with --stability: id column of the --texts table (the unit ids of the codings)")] = "id",
+    code_map: Annotated[list[str] | None, typer.Option(help="with --stability: HUMAN=MODEL, a coded label that is a codebook path (repeatable)")] = None,
 ) -> None:
     """Inter-coder agreement per code and overall, with bootstrap intervals; JSON and a heatmap."""
     from eval.agree_files import AgreeOptions, analyse
 
     metrics = metric or ["percent", "cohen", "fleiss", "krippendorff", "gwet", "bp"]
+    if stability and (stability < 2 or not texts):
+        err.print("[bold red]error:[/] --stability needs K >= 2 runs and the units' texts (--texts)")
+        raise typer.Exit(2)
     if level not in ("nominal", "ordinal", "interval", "ratio"):
         err.print("[bold red]error:[/] --level must be nominal, ordinal, interval or ratio")
         raise typer.Exit(2)
@@ -176,3 +185,9 @@ def agree(
         raise typer.Exit(2) from None
     _print(result, metrics, ci)
     console.print("Wrote " + ", ".join(str(f) for f in result.files), highlight=False)
+    if stability:
+        from scripts.stability_cli import stability as stability_report
+
+        stability_report(texts or [], codebook=codebook, runs=stability, codings=path, unit_column=unit_column, coder_column=coder_column,
+                         code_column=code_column, where=where, model=model, code_map=code_map, text_column=text_column,
+                         id_column=id_column, bootstrap=bootstrap, seed=seed, out=out)

@@ -71,3 +71,16 @@ def test_bad_options_are_messages(tmp_path):
     other.write_text("unit,coder,code\nx1,ann,trust\nx1,ben,trust\n", encoding="utf-8")  # units the texts lack
     result = runner.invoke(app, ["stability", str(texts), "--codings", str(other), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "no units to code" in " ".join(result.output.split())
+
+
+def test_agree_with_model_gives_the_stability_report_too(tmp_path):
+    texts, codings = _inputs(tmp_path)
+    out = tmp_path / "agree"
+    result = runner.invoke(app, ["agree", str(codings), "--model", "loupe", "--stability", "3", "--out", str(out)])
+    assert result.exit_code == 2 and "--texts" in result.output
+    result = runner.invoke(app, ["agree", str(codings), "--model", "loupe", "--stability", "2", "--texts", str(texts),
+                                 "--bootstrap", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "agreement.json").exists() and "The model as a coder" in result.output
+    report = json.loads((out / "stability.json").read_text())
+    assert len(report["runs"]) == 2 and report["human_coders"] == 2 and "test-retest" in result.output
