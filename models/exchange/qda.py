@@ -99,6 +99,7 @@ class QdaProject:
     created: datetime | None = None
     note_refs: list[str] = field(default_factory=list)  # notes on the project as a whole
     folder: str = "sources"  # the archive's folder of source files, in the case the file used ("Sources" or "sources")
+    variable_guids: dict[str, str] = field(default_factory=dict)  # {variable name: GUID} as the file gave them
 
     def all_codes(self) -> list[QdaCode]:
         return [c for top in self.codes for c in top.walk()]

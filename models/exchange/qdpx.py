@@ -178,6 +178,7 @@ def read_qdpx(data: bytes, *, schema_dir: str | Path | None = None, limits: Arch
         project.notes[guid] = QdaNote(guid, reader.text(n)[0], n.get("name", ""), _guid(n.get("creatingUser")), _when(n.get("creationDateTime")))
     vars_el = child(root, "Variables")
     variables = {_guid(required(v, "guid")) or "": required(v, "name") for v in (children(vars_el, "Variable") if vars_el is not None else [])}
+    project.variable_guids = {name: guid for guid, name in variables.items()}
     by_guid: dict[str, QdaSource] = {}
     sources_el = child(root, "Sources")
     for s in list(sources_el) if sources_el is not None else []:
@@ -244,7 +245,7 @@ def write_qdpx(project: QdaProject, *, schema_dir: str | Path | None = None) -> 
     if project.codes:
         write_codes(etree.SubElement(etree.SubElement(root, q("CodeBook")), q("Codes")), project.codes, ns, notes=True)
     names = sorted({k for s in project.sources for k, v in s.variables.items() if v is not None})
-    var_guids = {name: stable_guid("variable", name) for name in names}
+    var_guids = {name: project.variable_guids.get(name) or stable_guid("variable", name) for name in names}
     if names:
         variables = etree.SubElement(root, q("Variables"))
         for name in names:

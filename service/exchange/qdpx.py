@@ -134,7 +134,7 @@ def import_project(
     budget.check()
     doc, code_paths = codebook_document(qp.codes, name=f"{qp.name} codebook") if qp.codes else (None, {})
     project, owner, owner_token = create_project(session, name=(name or qp.name)[:200], owner_name=owner_name, description=qp.description, codebook=doc)
-    project.exchange = {"created": _iso(qp.created), "folder": qp.folder}
+    project.exchange = {"created": _iso(qp.created), "folder": qp.folder, "variables": qp.variable_guids}
     book = current_codebook(session, project)
     owner_caller = _caller(owner)
 
@@ -318,6 +318,7 @@ def export_project(session: Session, *, project: Project, coder_ids: list[int] |
         users=[QdaUser(users[c], coders[c].name) for c in coders], codes=codes, sources=list(sources.values()),
         notes=notes, created=_time(project.exchange.get("created")) if project.exchange is not None else project.created_at,
         folder=str((project.exchange or {}).get("folder") or "sources"),
+        variable_guids=dict((project.exchange or {}).get("variables") or {}),
     )
     code_nodes = {c.guid: c for top in codes for c in top.walk()}
     memos = select(Memo).where(Memo.project_id == project.id).order_by(Memo.id)

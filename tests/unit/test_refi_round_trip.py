@@ -87,6 +87,7 @@ def test_hand_made_project_round_trips_with_its_identities(db, schemas):
     assert f"Sources/{hm.INTERVIEW.lower()}.txt" in members and not any(m.startswith("sources/") for m in members)
     root = etree.fromstring(_qde(first).encode())
     assert root.get("creationDateTime") == "2024-03-01T10:00:00+00:00"
+    assert [v.get("guid") for v in root.iter(f"{NS}Variable")] == [hm.SECTOR.lower()]
     users = {u.get("name"): u.get("guid") for u in root.iter(f"{NS}User")}
     assert users["Alice"] == hm.ALICE.lower() and users["Bob"] == hm.BOB.lower()
     selections = {s.get("guid") for s in root.iter(f"{NS}PlainTextSelection")}
