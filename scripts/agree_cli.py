@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -128,9 +128,9 @@ def _print(result, metrics: list[str], ci: float) -> None:
 def agree(
     path: Annotated[Path, typer.Argument(help="codings file: .csv, .tsv, .jsonl or .parquet (Loupe's export/codings reads as is)")],
     metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="percent, cohen, scott, fleiss, krippendorff, gwet, bp (repeatable)")] = None,
-    level: Annotated[str, typer.Option(help="Krippendorff level: nominal, ordinal, interval, ratio")] = "nominal",
-    weights: Annotated[str | None, typer.Option(help="agreement weights for an ordered single label: linear or quadratic (weighted kappa, Gwet's AC2, weighted % agreement)")] = None,
-    weight_distance: Annotated[str, typer.Option(help="distance the weights use: index (ordered categories, as R irr, scikit-learn) or value")] = "index",
+    level: Annotated[Literal["nominal", "ordinal", "interval", "ratio"], typer.Option(help="Krippendorff's level of measurement")] = "nominal",
+    weights: Annotated[Literal["linear", "quadratic"] | None, typer.Option(help="agreement weights for an ordered single label: linear or quadratic (weighted kappa, Gwet's AC2, weighted % agreement)")] = None,
+    weight_distance: Annotated[Literal["index", "value"], typer.Option(help="distance the weights use: index (ordered categories, as R irr, scikit-learn) or value")] = "index",
     categories: Annotated[str | None, typer.Option(help="the ordered categories of a single label, comma separated (default: sorted)")] = None,
     ci: Annotated[float, typer.Option(help="confidence level of the bootstrap intervals")] = 0.95,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (0: no intervals)")] = 1000,
@@ -144,7 +144,7 @@ def agree(
     model: Annotated[str | None, typer.Option(help="treat this coder as the model and compare it with the humans")] = None,
     per_coder: Annotated[bool, typer.Option(help="each coder against the majority of the others")] = False,
     overlap: Annotated[float, typer.Option(help="overlap threshold for span segment agreement")] = 0.9,
-    repeated: Annotated[str, typer.Option(help="a coder coding a unit more than once: keep (all codes), first or last")] = "keep",
+    repeated: Annotated[Literal["keep", "first", "last"], typer.Option(help="a coder coding a unit more than once: keep (all codes), first or last")] = "keep",
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for agreement.json and heatmaps.png")] = Path("agreement"),
     stability: Annotated[int, typer.Option(min=0, help="K >= 2: also code --texts K times under perturbations, the model's stability beside these coders (loupe stability has every option)")] = 0,
     texts: Annotated[list[Path] | None, typer.Option(help="with --stability: the units' texts (a .csv/.jsonl table, or files/folders; repeatable)")] = None,
@@ -159,15 +159,6 @@ def agree(
     metrics = metric or ["percent", "cohen", "fleiss", "krippendorff", "gwet", "bp"]
     if stability and (stability < 2 or not texts):
         err.print("[bold red]error:[/] --stability needs K >= 2 runs and the units' texts (--texts)")
-        raise typer.Exit(2)
-    if level not in ("nominal", "ordinal", "interval", "ratio"):
-        err.print("[bold red]error:[/] --level must be nominal, ordinal, interval or ratio")
-        raise typer.Exit(2)
-    if weights is not None and weights not in ("linear", "quadratic"):
-        err.print("[bold red]error:[/] --weights must be linear or quadratic")
-        raise typer.Exit(2)
-    if weight_distance not in ("index", "value"):
-        err.print("[bold red]error:[/] --weight-distance must be index or value")
         raise typer.Exit(2)
     if not 0 < ci < 1:
         err.print("[bold red]error:[/] --ci must be between 0 and 1, e.g. 0.95")

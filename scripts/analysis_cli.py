@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -47,7 +47,7 @@ def matrix(
     project: Annotated[int, typer.Option(help="the project")],
     rows: Annotated[str, typer.Option(help='"top", "all", codes separated by commas, or an attribute like speaker:sector')] = "top",
     cols: Annotated[str, typer.Option(help="the same, for the columns")] = "speaker:sector",
-    measure: Annotated[str, typer.Option(help="segments, documents or agreement")] = "segments",
+    measure: Annotated[Literal["segments", "documents", "agreement"], typer.Option(help="what a cell counts")] = "segments",
     out: Annotated[Path, typer.Option(help="folder for matrix.json, matrix.csv and matrix.png")] = Path("loupe-matrix"),
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -61,8 +61,6 @@ def matrix(
             return {"attribute": text}
         return {"codes": text if text in ("top", "all") else [c.strip() for c in text.split(",") if c.strip()]}
 
-    if measure not in ("segments", "documents", "agreement"):
-        _fail("--measure must be segments, documents or agreement")
     db = _session(data_dir, database_url)
     try:
         with db.read() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console, JustifyMethod
@@ -27,14 +27,14 @@ def cluster(
     out: Annotated[Path, typer.Option(help="folder for clusters.json, candidates.json, map.json and map.png")] = Path("loupe-clusters"),
     project: Annotated[int | None, typer.Option(help="cluster a project's segments (its database; see --data-dir)")] = None,
     codebook: Annotated[str, typer.Option(help='for files: "seed" or a codebook file; coverage is measured against it')] = "seed",
-    unit: Annotated[str, typer.Option(help="for files: segmentation unit (auto, sentence, turn, paragraph, window)")] = "auto",
+    unit: Annotated[Literal["auto", "sentence", "turn", "paragraph", "window"], typer.Option(help="for files: segmentation unit")] = "auto",
     text_column: Annotated[str, typer.Option(help="for .csv/.jsonl files: the text column")] = "text",
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="for files: a code scored at or above this covers a segment")] = 0.5,
-    method: Annotated[str, typer.Option(help="auto (HDBSCAN up to 20,000 segments, else k-means), hdbscan or kmeans")] = "auto",
+    method: Annotated[Literal["auto", "hdbscan", "kmeans"], typer.Option(help="auto: HDBSCAN up to 20,000 segments, else k-means")] = "auto",
     min_cluster_size: Annotated[int | None, typer.Option(min=2, help="HDBSCAN (default: max(5, n/200))")] = None,
     k: Annotated[int | None, typer.Option(min=2, help="k-means clusters (default: sqrt(n/2))")] = None,
     coverage_threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="clusters covered less than this are candidates")] = 0.5,
-    projection: Annotated[str, typer.Option(help="the map: pca, or umap (needs umap-learn)")] = "pca",
+    projection: Annotated[Literal["pca", "umap"], typer.Option(help="the map (umap needs umap-learn)")] = "pca",
     seed: Annotated[int, typer.Option(help="random seed (the result is the same for the same seed)")] = 0,
     data_dir: Annotated[Path | None, typer.Option(help="with --project: where the database lives (LOUPE_DATA_DIR)")] = None,
     database_url: Annotated[str | None, typer.Option(help="with --project: SQLAlchemy URL (LOUPE_DATABASE_URL)")] = None,
@@ -46,10 +46,8 @@ def cluster(
     from service.discovery.files import discover_inputs
     if (project is None) == (not paths):
         _fail("give files or folders to cluster, or --project ID (not both)")
-    if method not in ("auto", "hdbscan", "kmeans"):
-        _fail(f"--method must be auto, hdbscan or kmeans, not {method!r}")
     config = DiscoveryConfig(
-        clustering=ClusterConfig(method=method, min_cluster_size=min_cluster_size, k=k, seed=seed),  # type: ignore[arg-type]  # method was checked against the three above
+        clustering=ClusterConfig(method=method, min_cluster_size=min_cluster_size, k=k, seed=seed),
         coverage_threshold=coverage_threshold, projection=projection,
     )
     settings = load_settings(data_dir=data_dir, database_url=database_url)

@@ -80,7 +80,7 @@ def test_wide_single_label_with_level(tmp_path):
     (["{f}", "--coder-column", "rater"], "missing column(s) rater"),
     (["{f}", "-m", "tau"], "unknown metric 'tau'"),
     (["{f}", "--where", "nocolumn"], "write it as column=value"),
-    (["{f}", "--level", "fancy"], "--level must be"),
+    (["{f}", "--level", "fancy"], "'fancy' is not one of"),
 ])
 def test_errors(tmp_path, args, message):
     _write_long(tmp_path / "c.csv", [("u1", "a", "x"), ("u1", "b", "x")])

@@ -25,6 +25,6 @@ def test_matrix_from_the_command_line(isolated_env, tmp_path):
     assert data["rows"] == ["trust", "power"] and data["cols"] == ["document:Sector=Voluntary"] and data["counts"] == [[2], [2]]
     assert list(csv.reader(open(out / "matrix.csv", encoding="utf-8"))) == [["", "document:Sector=Voluntary"], ["trust", "2"], ["power", "2"]]
     assert (out / "matrix.png").read_bytes()[:4] == b"\x89PNG"
-    for args, message in ((["--measure", "coders"], "--measure must be"), (["--rows", "nope"], "unknown code 'nope'")):
+    for args, message in ((["--measure", "coders"], "'coders' is not one of"), (["--rows", "nope"], "unknown code 'nope'")):
         bad = runner.invoke(app, ["matrix", "--project", "1", "--out", str(out), *args])
         assert bad.exit_code == 2 and message in " ".join(bad.output.split()), bad.output

@@ -50,7 +50,7 @@ def test_cluster_mistakes_are_messages(isolated_env):
     for args, message in (
         (["cluster"], "give files or folders to cluster, or --project ID"),
         (["cluster", str(SAMPLE), "--project", "1"], "not both"),
-        (["cluster", str(SAMPLE), "--method", "spectral"], "--method must be auto, hdbscan or kmeans"),
+        (["cluster", str(SAMPLE), "--method", "spectral"], "'spectral' is not one of"),
         (["cluster", "--project", "5"], "project 5 does not exist"),
         (["cluster", str(isolated_env / "nowhere")], "no such file or folder"),
     ):
