@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from models.base import Document, Segment
+from models.text.names import bad_character
 from models.text.readers import (
     SUPPORTED_SUFFIXES,
     ReadError,
@@ -55,6 +56,9 @@ def _safe_name(filename: str) -> str:
     name = PurePath(filename.replace("\\", "/")).name.strip()
     if not name or name in (".", ".."):
         raise Invalid("the uploaded file has no name; send it with a file name such as interview.txt")
+    bad = bad_character(name)
+    if bad:
+        raise Invalid(f"the uploaded file's name {name!r} contains the control character {bad}; names may not")
     return name
 
 

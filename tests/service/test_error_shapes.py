@@ -28,6 +28,12 @@ def project(app):
     return pid, owner, doc["id"]
 
 
+def _multipart(filename: str, data: bytes) -> bytes:
+    """A multipart body with the file name as raw UTF-8 bytes, as a careless client would send it."""
+    return (b'--xyzzy\r\nContent-Disposition: form-data; name="file"; filename="' + filename.encode() + b'"\r\n'
+            b"Content-Type: text/plain\r\n\r\n" + data + b"\r\n--xyzzy--\r\n")
+
+
 def _shape(r: Any, status: int) -> dict[str, Any]:
     assert r.status_code == status, r.text[:300]
     body = r.json()
@@ -59,6 +65,8 @@ def test_control_characters_in_names_are_refused_with_422(app, project, char):
         owner.post(f"/projects/{pid}/themes", json={"name": f"theme{char}"}),
         owner.post(f"/projects/{pid}/attributes/csv", data={"scope": "document"},
                    files={"file": ("a.csv", f"document,{csv_name}\np1.txt,North\n".encode())}),
+        owner.post(f"/projects/{pid}/documents", content=_multipart(f"notes{char}x.txt", b"Some text."),  # httpx would %-escape it
+                   headers={"content-type": "multipart/form-data; boundary=xyzzy"}),
     ):
         body = _shape(r, 422)
         assert f"U+{ord(char):04X}" in body["detail"], body
