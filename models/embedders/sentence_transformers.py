@@ -6,13 +6,22 @@ Hugging Face cache, can be configured; nothing is ever downloaded.
 
 Sentence vectors for evidence are mean-pooled from the token embeddings of the same forward pass
 (the tokens whose character offsets fall inside each sentence), so evidence costs no extra encoding.
+
+Tokenising can run ahead of encoding, on another thread: `prepare(texts, sentences)` does the
+cache keys, the token offsets and the padded, length-sorted batches, and `encode_segments(...,
+prepared=...)` uses them. The batches are the very ones `encode_segments` would form itself when
+nothing is cached (the same texts, the same order, the model's own `preprocess`), so the vectors are
+identical; when the cache holds some of the texts, the batches are formed again from the rest.
+Calls into the wrapped tokenizer are serialised by a lock (it changes its padding settings per call).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +89,24 @@ def resolve_precision(precision: str, device: str) -> str:
     return precision
 
 
+@dataclass
+class Prepared:
+    """Texts tokenised ahead of encoding (see SentenceTransformerEmbedder.prepare).
+
+    keys, skeys: the cache keys of each text and of its sentence spans.
+    offsets: text position -> the (start, end) character offset of each token, for texts with
+        more than one sentence (the tokens their sentence vectors are pooled from).
+    order: the text positions sorted longest first (stable), batch_size per batch.
+    features: the model's preprocessed input of each batch of `order`, on the CPU.
+    """
+
+    keys: list[bytes]
+    skeys: list[str]
+    offsets: dict[int, list[tuple[int, int]]]
+    order: np.ndarray
+    features: list[dict[str, Any]]
+
+
 class SentenceTransformerEmbedder:
     """Embedder backed by a sentence-transformers model.
 
@@ -111,6 +138,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = int(batch_size)
         self.cache = cache
         self.stats = {"encoded": 0, "cache_hits": 0}
+        self._tokenize_lock = threading.Lock()  # the HF tokenizer sets padding/truncation per call
 
         if str(model) == DEFAULT_MODEL:
             path: Path | None = default_model_path()
@@ -208,18 +236,38 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(out, dtype=np.float32)
 
-    def encode_segments(self, texts: Sequence[str], sentences: Sequence[Sequence[Span]]) -> Encoded:
-        """Embed texts and their sentence spans (relative to each text). See models.base.Encoded."""
+    def prepare(self, texts: Sequence[str], sentences: Sequence[Sequence[Span]]) -> Prepared:
+        """Tokenise ahead of `encode_segments` (safe to call from another thread): cache keys,
+        token offsets for sentence pooling, and the padded batches formed when nothing is cached."""
+        if len(texts) != len(sentences):
+            raise ValueError("texts and sentences must have the same length")
+        keys = [text_key(t) for t in texts]
+        skeys = [spans_key([(s.start, s.end) for s in sents]) for sents in sentences]
+        offsets = self._token_offsets(list(texts), sentences)
+        order = self._length_order(texts)
+        features = [self._preprocess([texts[i] for i in order[lo: lo + self.batch_size]])
+                    for lo in range(0, len(texts), self.batch_size)]
+        return Prepared(keys, skeys, offsets, order, features)
+
+    def encode_segments(self, texts: Sequence[str], sentences: Sequence[Sequence[Span]],
+                        prepared: Prepared | None = None) -> Encoded:
+        """Embed texts and their sentence spans (relative to each text). See models.base.Encoded.
+        prepared: `prepare(texts, sentences)` of these very texts, done ahead (optional)."""
         if len(texts) != len(sentences):
             raise ValueError("texts and sentences must have the same length")
         n = len(texts)
-        keys = [text_key(t) for t in texts]
-        skeys = [spans_key([(s.start, s.end) for s in sents]) for sents in sentences]
+        if prepared is not None and len(prepared.keys) != n:
+            raise ValueError("prepared is for another list of texts")
+        keys = prepared.keys if prepared else [text_key(t) for t in texts]
+        skeys = prepared.skeys if prepared else [spans_key([(s.start, s.end) for s in sents]) for sents in sentences]
         found = self.cache.get_many(self.fingerprint, keys, skeys) if self.cache else {}
         self.stats["cache_hits"] += len(found)
         missing = [i for i in range(n) if i not in found]
         if missing:
-            fresh = self._encode_with_sentences([texts[i] for i in missing], [sentences[i] for i in missing])
+            if prepared is not None and len(missing) == n:
+                fresh = self._encode_with_sentences(list(texts), sentences, prepared)
+            else:
+                fresh = self._encode_with_sentences([texts[i] for i in missing], [sentences[i] for i in missing])
             self.stats["encoded"] += len(missing)
             for i, matrix in zip(missing, fresh, strict=True):
                 found[i] = matrix
@@ -232,35 +280,55 @@ class SentenceTransformerEmbedder:
             sentence_vectors.append(found[i][1:])
         return Encoded(vectors=vectors, sentence_vectors=sentence_vectors)
 
-    def _encode_with_sentences(self, texts: list[str], sentences: list[Sequence[Span]]) -> list[np.ndarray]:
-        """One forward pass per length-sorted batch; returns per text float32 (1 + n_sentences, dim).
+    def _preprocess(self, texts: list[str]) -> dict[str, Any]:
+        """The model's own preprocessing (tokenise, pad, truncate) of one batch."""
+        preprocess = getattr(self._st, "preprocess", None) or self._st.tokenize  # `tokenize` before ST 6
+        with self._tokenize_lock:
+            features: dict[str, Any] = preprocess(texts)
+        return features
 
-        The model's own preprocessing, forward and pooling are used (so any sentence-transformers
-        model works); each batch's token embeddings are pooled into sentence vectors and released
-        at once. (SentenceTransformer.encode with output_value=None keeps every batch's padded
-        outputs alive until the end and ran ~13% slower on multi-sentence segments.)
-        """
-        import torch
-        from sentence_transformers.util import batch_to_device
+    def _length_order(self, texts: Sequence[str]) -> np.ndarray:
+        return np.argsort([-len(t) for t in texts], kind="stable")
 
+    def _token_offsets(self, texts: list[str], sentences: Sequence[Sequence[Span]]) -> dict[int, list[tuple[int, int]]]:
+        """Token character offsets of the texts with more than one sentence (truncated as the model truncates)."""
         offsets: dict[int, list[tuple[int, int]]] = {}
         need = [i for i, s in enumerate(sentences) if len(s) > 1]
         if need and self._offsets is not None:
             for i, enc in zip(need, self._offsets.encode_batch([texts[i] for i in need]), strict=True):
                 offsets[i] = enc.offsets
         elif need:
-            enc = self._tokenizer([texts[i] for i in need], return_offsets_mapping=True, truncation=True,
-                                  max_length=self.max_seq_length)
+            with self._tokenize_lock:
+                enc = self._tokenizer([texts[i] for i in need], return_offsets_mapping=True, truncation=True,
+                                      max_length=self.max_seq_length)
             for j, i in enumerate(need):
                 offsets[i] = [tuple(o) for o in enc["offset_mapping"][j]]
+        return offsets
 
+    def _encode_with_sentences(self, texts: list[str], sentences: Sequence[Sequence[Span]],
+                               prepared: Prepared | None = None) -> list[np.ndarray]:
+        """One forward pass per length-sorted batch; returns per text float32 (1 + n_sentences, dim).
+
+        The model's own preprocessing, forward and pooling are used (so any sentence-transformers
+        model works); each batch's token embeddings are pooled into sentence vectors and released
+        at once. (SentenceTransformer.encode with output_value=None keeps every batch's padded
+        outputs alive until the end and ran ~13% slower on multi-sentence segments.)
+        `prepared`: these texts tokenised ahead (all of them, in this order).
+        """
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        if prepared is None:
+            offsets = self._token_offsets(texts, sentences)
+            order = self._length_order(texts)
+        else:
+            offsets, order = prepared.offsets, prepared.order
         result: list[np.ndarray] = [np.empty(0)] * len(texts)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        preprocess = getattr(self._st, "preprocess", None) or self._st.tokenize  # `tokenize` before ST 6
         with torch.inference_mode():
-            for lo in range(0, len(texts), self.batch_size):
+            for b, lo in enumerate(range(0, len(texts), self.batch_size)):
                 rows = order[lo: lo + self.batch_size]
-                features = batch_to_device(preprocess([texts[i] for i in rows]), self._st.device)
+                raw = prepared.features[b] if prepared is not None else self._preprocess([texts[i] for i in rows])
+                features = batch_to_device(dict(raw), self._st.device)
                 out = self._st.forward(features)
                 pooled = out["sentence_embedding"].float().cpu().numpy()
                 pool_here = any(len(sentences[i]) > 1 for i in rows)  # copy tokens only when pooled

@@ -5,9 +5,13 @@ single-machine engine and the Ray engine call the same `code_chunk` on the same 
 same model, so they write the same suggestions. Where a chunk's records go is the sink's business
 (service.batch.sinks).
 
+`prepare_chunk` is the part that needs no model output (the embedder's tokenising, where the
+embedder offers `prepare`): the batch loop runs it on its read-ahead thread, so it overlaps the
+encoding of the chunk before (service.batch.overlap).
+
 Invariants: `code_chunk` returns one segment record and one embedding row per segment, in order;
 segments that are not data (Segment.role) or belong to a skipped speaker are kept (and embedded)
-but get no suggestions.
+but get no suggestions; a prepared chunk codes exactly as an unprepared one.
 """
 
 from __future__ import annotations
@@ -33,6 +37,15 @@ class CodedChunk:
     vectors: np.ndarray  # float32 (len(segments), dim)
 
 
+def prepare_chunk(chunk: Sequence[Segment], embedder: Embedder) -> Any | None:
+    """The chunk tokenised ahead for `code_chunk(..., prepared=)`, or None where the embedder
+    has no `prepare` step (it then tokenises as it encodes)."""
+    prepare = getattr(embedder, "prepare", None)
+    if prepare is None or not chunk:
+        return None
+    return prepare([s.text for s in chunk], [s.sentences for s in chunk])
+
+
 def code_chunk(
     chunk: Sequence[Segment],
     first_index: int,
@@ -42,9 +55,15 @@ def code_chunk(
     codebook: Codebook,
     skip_speakers: set[str],
     provenance: dict[str, Any],
+    prepared: Any | None = None,
 ) -> CodedChunk:
-    """Embed and propose codes for one chunk; segments of skipped speakers are kept but get none."""
-    encoded = embedder.encode_segments([s.text for s in chunk], [s.sentences for s in chunk])
+    """Embed and propose codes for one chunk; segments of skipped speakers are kept but get none.
+    prepared: `prepare_chunk(chunk, embedder)`, done ahead (optional)."""
+    texts, sentences = [s.text for s in chunk], [s.sentences for s in chunk]
+    if prepared is None:
+        encoded = embedder.encode_segments(texts, sentences)
+    else:
+        encoded = embedder.encode_segments(texts, sentences, prepared=prepared)  # type: ignore[call-arg]  # an embedder with prepare() takes it
     # Only data is coded: header lines and interviewer turns (Segment.role), and turns of a skipped
     # speaker, stay in the output as context with no proposals.
     keep = [k for k, s in enumerate(chunk) if s.codable and (s.speaker is None or s.speaker.lower() not in skip_speakers)]

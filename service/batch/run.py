@@ -11,10 +11,15 @@ layout the Ray engine writes too). Every run folder also holds:
     run.json           what was run and how far it got (the checkpoint)
     summary.json       counts and timings
 
+The loop overlaps its three stages (service.batch.overlap): a read-ahead thread reads, segments
+and tokenises the next chunks while the current one encodes, and a write-behind thread writes each
+coded chunk (and reports progress) while the next one encodes. Chunks are still coded and written
+one at a time, in order; `BatchOptions(overlap=False)` runs all three inline.
+
 Invariants: run.json's key covers everything that changes the outputs (corpus, codebook, model,
 settings, format); a folder holding another key is never written to without --overwrite. A
 resumed run skips the chunks its sink holds already, so the outputs equal an uninterrupted run's.
-The index and summary are written only once every chunk is.
+Overlap changes no output byte. The index and summary are written only once every chunk is.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,8 +39,9 @@ from models.classifiers.zero_shot import ZeroShotClassifier
 from models.codebook import Codebook
 from models.index.faiss_index import FaissIndex
 from models.text.segment import SegmentationConfig
-from service.batch.chunks import code_chunk
+from service.batch.chunks import CodedChunk, code_chunk, prepare_chunk
 from service.batch.inputs import ReadOptions, Scan, scan_inputs, stream_corpus
+from service.batch.overlap import WriteBehind, prefetched
 from service.batch.records import BatchResult, write_summary
 from service.batch.sinks import RUN_FILE, SINKS, Checkpoint, ChunkSink, JsonlSink, RunConflict, sink_for
 
@@ -57,6 +65,8 @@ class BatchOptions:
     skip_speakers: Sequence[str] = ()
     ann_threshold: int = 50_000
     output_format: OutputFormat = "jsonl"
+    overlap: bool = True  # read ahead and write behind on two threads (no effect on the outputs)
+    read_ahead: int = 2  # chunks read and tokenised ahead of the one encoding
 
 
 @dataclass
@@ -201,20 +211,32 @@ def run_batch(
     skip = {s.lower() for s in opts.skip_speakers}
     stats0 = dict(getattr(embedder, "stats", {"encoded": 0, "cache_hits": 0}))
     sink = run.sink
-    resumed_from = done = sink.segments_done(run.n_chunks, size, total)
+    resumed_from = sink.segments_done(run.n_chunks, size, total)
+    done = [resumed_from]
     if progress:
-        progress(done, total)
-    for k, docs, chunk in run.chunks():
-        if sink.has_chunk(k, k * size, len(chunk)):
-            continue
-        coded = code_chunk(chunk, k * size, embedder=embedder, classifier=classifier, codebook=codebook,
-                           skip_speakers=skip, provenance=run.provenance) if chunk else None
+        progress(resumed_from, total)
+
+    def read_ahead() -> Iterator[tuple[int, list[Document], list[Segment], Any, bool]]:
+        """(k, documents, segments, the chunk tokenised ahead, written already) on the read-ahead thread."""
+        for k, docs, chunk in run.chunks():
+            written = sink.has_chunk(k, k * size, len(chunk))
+            yield k, docs, chunk, None if written else prepare_chunk(chunk, embedder), written
+
+    def write(k: int, docs: list[Document], coded: CodedChunk | None) -> None:
         sink.write_chunk(k, docs, coded)
-        if not chunk:
-            continue
-        done += len(chunk)
-        if progress:
-            progress(done, total)
+        if coded is not None:
+            done[0] += len(coded.segments)
+            if progress:
+                progress(done[0], total)
+
+    with WriteBehind(enabled=opts.overlap) as writer, \
+            closing(prefetched(read_ahead(), opts.read_ahead if opts.overlap else 0)) as chunks:
+        for k, docs, chunk, prepared, written in chunks:
+            if written:
+                continue
+            coded = code_chunk(chunk, k * size, embedder=embedder, classifier=classifier, codebook=codebook,
+                               skip_speakers=skip, provenance=run.provenance, prepared=prepared) if chunk else None
+            writer.submit(partial(write, k, docs, coded))
     stats1 = getattr(embedder, "stats", {"encoded": 0, "cache_hits": 0})
     return finish_run(run, dim=embedder.dim, model=getattr(embedder, "fingerprint", embedder.model_id),
                       codebook=codebook, resumed_from=resumed_from,
