@@ -154,6 +154,8 @@ class ZeroShotClassifier:
         self._centroids = (cent / np.linalg.norm(cent, axis=1, keepdims=True)).astype(np.float32)
         # exclude criteria that apply to each code: its own and its ancestors'
         self._excl_cols = [np.flatnonzero(np.isin(self._excl_owner, path)) for path in self._path]
+        # prototype rows of each code's branch (its evidence is matched among them)
+        self._branch_cols = [np.flatnonzero(np.isin(self._owner, sub)) for sub in self._subtree]
         # phrases that use a code's word in another sense, per code (see the module docstring)
         self._phrases: list[list[str]] = []
         for c, path in enumerate(self._path):
@@ -227,11 +229,38 @@ class ZeroShotClassifier:
         With `segments` (their texts and sentence spans), phrases that the exclude criteria name
         are neutralised first (see the module docstring); without, the vectors are used as they are.
         """
-        n = len(encoded.vectors)
-        sims = np.empty((n, len(self.codes)), np.float32)
-        where = np.empty((n, len(self.codes)), np.int64)
-        for i in range(n):
-            sims[i], where[i] = self._segment_sims(encoded.vectors[i], encoded.sentence_vectors[i])
+        sims, where, _ = self._similarities(encoded, segments)
+        return sims, where
+
+    def _similarities(self, encoded: Encoded, segments: Sequence[Segment] | None) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """`similarities`, and each segment's (n_sentences, n_codes) sentence similarities (before
+        neutralising). Every unit of the batch is scored in one matrix product; each segment then
+        takes its best unit per code, as `_segment_sims` does for one segment."""
+        cfg = self.config
+        n, n_codes = len(encoded.vectors), len(self.codes)
+        whole = self._unit_sims(np.asarray(encoded.vectors, dtype=np.float32)) if n else np.empty((0, n_codes), np.float32)
+        counts = np.array([len(v) for v in encoded.sentence_vectors], dtype=np.int64)
+        if cfg.unit == "passage" or not counts.sum():
+            empty = np.empty((0, n_codes), np.float32)
+            return whole.astype(np.float32), np.full((n, n_codes), -1, np.int64), [empty] * n
+        sent_all = self._unit_sims(np.concatenate([v for v in encoded.sentence_vectors if len(v)]))
+        ends = np.cumsum(counts)
+        starts = ends - counts
+        per_segment = [sent_all[a:e] for a, e in zip(starts, ends, strict=True)]
+        has = np.flatnonzero(counts)  # segments with sentences; the others keep the passage
+        # per segment with sentences: the best sentence per code, and its (first) position
+        best = np.maximum.reduceat(sent_all, starts[has], axis=0)
+        local = np.arange(len(sent_all)) - np.repeat(starts[has], counts[has])
+        at_best = np.where(sent_all == np.repeat(best, counts[has], axis=0), local[:, None], np.iinfo(np.int64).max)
+        best_k = np.minimum.reduceat(at_best, starts[has], axis=0)
+        sims = whole.astype(np.float32, copy=True)
+        where = np.full((n, n_codes), -1, np.int64)
+        if cfg.unit == "sentence":
+            sims[has], where[has] = best, best_k
+        elif cfg.unit == "mix":
+            sims[has], where[has] = (whole[has] + best) / 2, best_k
+        else:
+            sims[has], where[has] = np.maximum(whole[has], best), np.where(best > whole[has], best_k, -1)
         if segments is not None and self.config.sense_phrases:
             self._neutralise(segments, sims, where)
         if self.config.normalise == "corpus" and n > 1:
@@ -240,7 +269,7 @@ class ZeroShotClassifier:
             std = np.array([sims[valid[:, c], c].std() if valid[:, c].sum() > 1 else 1.0 for c in range(sims.shape[1])])
             # back on the cosine scale: z-score, then the typical on-topic spread around the center
             sims = np.where(valid, self.config.center + 0.1 * (sims - mean) / np.maximum(std, 1e-6), sims).astype(np.float32)
-        return sims, where
+        return sims, where, per_segment
 
     def _neutralise(self, segments: Sequence[Segment], sims: np.ndarray, where: np.ndarray) -> None:
         """Re-score, for the codes concerned, segments that contain a phrase their excludes name."""
@@ -292,14 +321,14 @@ class ZeroShotClassifier:
     # -- proposals ---------------------------------------------------------------------------------
     def propose(self, segments: Sequence[Segment], encoded: Encoded) -> list[list[CodeProposal]]:
         """For each segment, the proposed codes (leaf-first), best first, each with evidence."""
-        sims, where = self.similarities(encoded, segments)
-        return self._select(segments, encoded, self._to_score(sims), where)
+        sims, where, sentence_sims = self._similarities(encoded, segments)
+        return self._select(segments, encoded, self._to_score(sims), where, sentence_sims)
 
     def propose_scores(self, segments: Sequence[Segment], encoded: Encoded, scores: np.ndarray) -> list[list[CodeProposal]]:
         """Proposals from scores made elsewhere (e.g. a learned head): (n_segments, n_codes), columns
         follow self.codes. Selection (threshold, relative, leaf-first, max_codes) and evidence as in propose."""
-        _, where = self.similarities(encoded, segments)
-        return self._select(segments, encoded, scores, where)
+        _, where, sentence_sims = self._similarities(encoded, segments)
+        return self._select(segments, encoded, scores, where, sentence_sims)
 
     def select(self, scores: np.ndarray) -> list[list[int]]:
         """The policy alone: for each row of (n, n_codes) scores, the chosen code indices, best first."""
@@ -313,22 +342,30 @@ class ZeroShotClassifier:
             out.append(chosen[: cfg.max_codes])
         return out
 
-    def _select(self, segments: Sequence[Segment], encoded: Encoded, scores: np.ndarray, where: np.ndarray) -> list[list[CodeProposal]]:
+    def _select(self, segments: Sequence[Segment], encoded: Encoded, scores: np.ndarray, where: np.ndarray,
+                sentence_sims: list[np.ndarray]) -> list[list[CodeProposal]]:
         return [
-            [self._proposal(seg, encoded, i, c, float(scores[i, c]), int(where[i, c])) for c in chosen]
+            [self._proposal(seg, encoded, i, c, float(scores[i, c]), int(where[i, c]), sentence_sims[i]) for c in chosen]
             for i, (seg, chosen) in enumerate(zip(segments, self.select(scores), strict=True))
         ]
 
-    def _proposal(self, seg: Segment, encoded: Encoded, i: int, c: int, score: float, unit: int) -> CodeProposal:
+    def _proposal(self, seg: Segment, encoded: Encoded, i: int, c: int, score: float, unit: int,
+                  sentence_sims: np.ndarray | None = None) -> CodeProposal:
         """Evidence: the sentence that carries code c (the best-scoring sentence for it, or the
         passage when the passage scored best and it has one sentence), and the prototype of c's
-        branch closest to it."""
-        cols = np.flatnonzero(np.isin(self._owner, self._subtree[c]))
+        branch closest to it. sentence_sims: segment i's (n_sentences, n_codes) sentence similarities, where
+        computed already (else computed here)."""
+        cols = self._branch_cols[c]
         sents = encoded.sentence_vectors[i]
         if len(sents) == 0 or not seg.sentences:
             vec, start, end, sentence = encoded.vectors[i], seg.start, seg.end, seg.text
         else:
-            k = unit if unit >= 0 else int(np.argmax(self._unit_sims(sents)[:, c]))
+            if unit >= 0:
+                k = unit
+            else:
+                if sentence_sims is None or len(sentence_sims) != len(sents):
+                    sentence_sims = self._unit_sims(sents)
+                k = int(np.argmax(sentence_sims[:, c]))
             span = seg.sentences[k]
             vec = sents[k]
             start, end = seg.start + span.start, seg.start + span.end
