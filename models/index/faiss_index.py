@@ -5,11 +5,15 @@ Exact inner-product search (IndexFlatIP) up to `ann_threshold` vectors; above it
 search on held-out queries reaches `target_recall`. The measured recall is kept in the manifest.
 
 Vectors must be L2-normalised float32, so inner product is cosine similarity.
+
+`build` times its phases (`build_seconds`: sample, train, add, tune), so a batch run can report
+what its index cost; they are not saved (a saved index is the same bytes whatever the timing).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,6 +96,7 @@ class FaissIndex:
         self.seed = int(seed)
         self.kind = "flat"
         self.measured_recall: float | None = None
+        self.build_seconds: dict[str, float] = {}  # phase -> seconds, set by build()
         # IndexIDMap2 over IndexFlatIP while kind is "flat", IndexIVFFlat once "ivf"
         self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
 
@@ -197,30 +202,43 @@ class FaissIndex:
         ann_threshold the IVF index is trained on a sample and filled block by block, never built
         flat first."""
         self = cls(dim, model=model, ann_threshold=ann_threshold, target_recall=target_recall, seed=seed)
+        clock = time.perf_counter()
+
+        def lap(phase: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            self.build_seconds[phase] = round(now - clock, 3)
+            clock = now
+
         if n <= ann_threshold:
             lo = 0
             for block in blocks():
                 self._index.add_with_ids(_as_vectors(block, dim), np.arange(lo, lo + len(block), dtype=np.int64))
                 lo += len(block)
+            lap("add")
             return self
         rng = np.random.default_rng(seed)
         nlist = _nlist(n)
         train_pos = np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))
         query_pos = np.sort(rng.choice(n, size=min(n, 500), replace=False))
         train, queries = _gather(blocks(), train_pos, dim), _gather(blocks(), query_pos, dim)
+        lap("sample")
         ivf = self._trained_ivf(train, nlist)
         del train
+        lap("train")
         lo = 0
         for block in blocks():
             ivf.add_with_ids(_as_vectors(block, dim), np.arange(lo, lo + len(block), dtype=np.int64))
             lo += len(block)
         if lo != n:
             raise LoupeError(f"expected {n} vectors, read {lo}")
+        lap("add")
         queries = _perturbed(queries, rng)
         exact_ids = _exact_top10(queries, (_as_vectors(b, dim) for b in blocks()))
         self._index = ivf
         self.kind = "ivf"
         self.measured_recall = self._tune_nprobe(ivf, queries, exact_ids)
+        lap("tune")
         return self
 
     def _trained_ivf(self, train: np.ndarray, nlist: int) -> faiss.IndexIVFFlat:
