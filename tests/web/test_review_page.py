@@ -90,7 +90,8 @@ def test_review_ten_suggestions_with_the_keyboard_and_undo_one(browser, make_ser
     page.select_option("#doc-code", "power")
     page.get_by_role("button", name="Dashboard").click()
     page.get_by_text("Code frequencies").wait_for()
-    page.locator("#dash-codes table").wait_for()
+    page.locator("#dash-codes img.chart").wait_for()  # the frequency chart (its table folded under it)
+    assert page.locator("#dash-codes details table").count() == 1
     page.locator("#dash-agreement table").wait_for()
     page.get_by_text("No clustering run yet").wait_for()
     assert errors == []
