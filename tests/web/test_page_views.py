@@ -1,7 +1,7 @@
 """The page's set-up views in real Chromium, through the page only: a server with an admin token
 (the page asks for it), per-file upload results (a malformed CSV refused with its line), a
-document renamed and deleted (the owner confirms), and the codebook edited, extended, moved,
-merged, split and replaced by an uploaded file, each a new version."""
+document renamed and deleted (the owner confirms), a failed job's message, and the codebook
+edited, extended, moved, merged, split and replaced by an uploaded file, each a new version."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ codes:
 """
 
 
-def _drop(page, files: dict[str, bytes]) -> None:  # type: ignore[no-untyped-def]
+def _drop(page, files: dict[str, bytes]) -> None:
     dt = page.evaluate_handle(DROP, [{"name": n, "type": "text/plain", "b64": base64.b64encode(b).decode()} for n, b in files.items()])
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": dt})
 
 
-def _version(page, n: int) -> None:  # type: ignore[no-untyped-def]
+def _version(page, n: int) -> None:
     page.locator("#book-title", has_text=f"version {n}").wait_for()
 
 
@@ -82,8 +82,15 @@ def test_admin_token_uploads_documents_and_codebook(browser, make_server, tmp_pa
     page.locator("#doc-list", has_text="2 documents").wait_for()
     assert page.locator("#doc-list", has_text="interview-1.txt").count() == 0
 
+    # a job that fails says why, in words (two segments are too few to cluster)
+    page.get_by_role("button", name="Project", exact=True).click()
+    page.get_by_role("button", name="Find clusters").click()
+    failed = page.locator("#job-list li.failed [role=alert]")
+    failed.wait_for(timeout=60_000)
+    assert "clustering needs at least 3 segments" in failed.inner_text(), failed.inner_text()
+
     # the codebook: edit, add, move, merge, split, upload: each a new version
-    page.get_by_role("button", name="Codebook").click()
+    page.get_by_role("button", name="Codebook", exact=True).click()
     _version(page, 1)
     page.locator("#book-tree").get_by_role("button", name="Trust trust", exact=True).click()
     page.get_by_label("Definition").first.fill("Confidence that another party will act in good faith.")

@@ -57,7 +57,7 @@ class Shots:
         self.folder, self.n = folder, 0
         folder.mkdir(parents=True, exist_ok=True)
 
-    def take(self, page, name: str, full: bool = False) -> Path:  # type: ignore[no-untyped-def]
+    def take(self, page, name: str, full: bool = False) -> Path:
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=full)
@@ -65,7 +65,7 @@ class Shots:
         return path
 
 
-def _review(page, keys: str) -> None:  # type: ignore[no-untyped-def]
+def _review(page, keys: str) -> None:
     page.get_by_role("button", name="Accept (A)").wait_for()
     for k, key in enumerate(keys):
         page.locator("#card .hint").first.filter(has_text=f"Item {k + 1} of").wait_for()
@@ -73,13 +73,13 @@ def _review(page, keys: str) -> None:  # type: ignore[no-untyped-def]
         page.locator("#card .hint").first.filter(has_text=f"Item {k + 2} of").wait_for()
 
 
-def _open_document(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def _open_document(page, name: str) -> None:
     value = page.locator("#doc-select option", has_text=name).first.get_attribute("value")
     page.select_option("#doc-select", value)
     page.locator(f'#doc-text[data-doc="{value}"]').wait_for()
 
 
-def _code_selection(page, start: int, end: int, search: str, memo: str = "") -> None:  # type: ignore[no-untyped-def]
+def _code_selection(page, start: int, end: int, search: str, memo: str = "") -> None:
     if memo:
         page.fill("#selection-memo", memo)
     drawn = page.locator("#doc-text").get_attribute("data-drawn")
@@ -94,7 +94,7 @@ def _code_selection(page, start: int, end: int, search: str, memo: str = "") -> 
     page.wait_for_function(f'document.getElementById("doc-text").dataset.drawn !== "{drawn}"')
 
 
-def _span_dialog(page, at: int) -> str:  # type: ignore[no-untyped-def]
+def _span_dialog(page, at: int) -> str:
     """Click the coded piece that starts at `at` (or covers it) and read the dialog."""
     starts = sorted(int(s) for s in page.eval_on_selector_all("#doc-text .coded", "els => els.map(e => e.dataset.start)"))
     first = max(s for s in starts if s <= at)
@@ -144,7 +144,7 @@ def test_a_whole_study_from_the_page(browser, make_server, tmp_path):
     shots.take(page, "documents-uploaded")
 
     # 3. run suggestions and watch the job's progress
-    page.get_by_role("button", name="Project").click()
+    page.get_by_role("button", name="Project", exact=True).click()
     page.get_by_role("button", name="Run suggestions").click()
     seen = set()
     job = page.locator("#job-list li").first
@@ -217,7 +217,7 @@ def test_a_whole_study_from_the_page(browser, make_server, tmp_path):
     shots.take(page, "coded-by-selection")
 
     # 6. a second coder, who reviews in a second browser context
-    page.get_by_role("button", name="Project").click()
+    page.get_by_role("button", name="Project", exact=True).click()
     page.get_by_label("Add a coder: name").fill("ben")
     page.get_by_role("button", name="Add the coder").click()
     token = page.locator("#coder-token .secret").inner_text().strip()
@@ -250,7 +250,7 @@ def test_a_whole_study_from_the_page(browser, make_server, tmp_path):
     shots.take(page, "dashboard", full=True)
 
     # 8. exports and the report; then the .qdpx, imported as a new project, with both coders' spans
-    page.get_by_role("button", name="Project").click()
+    page.get_by_role("button", name="Project", exact=True).click()
     page.select_option("#export-codings-format", "parquet")
     with page.expect_download() as download:
         page.get_by_role("button", name="Codings", exact=True).click()
