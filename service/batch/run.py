@@ -219,7 +219,9 @@ def run_batch(
     def read_ahead() -> Iterator[tuple[int, list[Document], list[Segment], Any, bool]]:
         """(k, documents, segments, the chunk tokenised ahead, written already) on the read-ahead thread."""
         for k, docs, chunk in run.chunks():
-            written = sink.has_chunk(k, k * size, len(chunk))
+            # a chunk of documents with no segments (only ever the last) is decided in the loop,
+            # once the chunks before it are written, as the inline loop decides it
+            written = bool(chunk) and sink.has_chunk(k, k * size, len(chunk))
             yield k, docs, chunk, None if written else prepare_chunk(chunk, embedder), written
 
     def write(k: int, docs: list[Document], coded: CodedChunk | None) -> None:
@@ -232,6 +234,9 @@ def run_batch(
     with WriteBehind(enabled=opts.overlap) as writer, \
             closing(prefetched(read_ahead(), opts.read_ahead if opts.overlap else 0)) as chunks:
         for k, docs, chunk, prepared, written in chunks:
+            if not chunk:
+                writer.wait()
+                written = sink.has_chunk(k, k * size, 0)
             if written:
                 continue
             coded = code_chunk(chunk, k * size, embedder=embedder, classifier=classifier, codebook=codebook,
