@@ -6,8 +6,20 @@ const SMALL_N = 20;
 export function reset() {}
 
 export async function show() {
+  await splits();
   await Promise.all([codes(), agreement(), clusters()]);
 }
+
+/** The frequency chart's split: by document, or by a document attribute the project has. */
+async function splits() {
+  const docs = await api(`/projects/${pid()}/documents?limit=1000`);
+  const names = [...new Set(docs.flatMap((d) => Object.keys(d.attributes || {})))].sort();
+  const sel = $("dash-split"), before = sel.value;
+  sel.replaceChildren(el("option", { value: "", text: "document" }), ...names.map((n) => el("option", { value: `document:${n}`, text: n })));
+  sel.value = names.some((n) => `document:${n}` === before) ? before : "";
+  $("dash-split-row").hidden = !names.length;
+}
+$("dash-split").addEventListener("change", codes);
 
 /** A picture the server draws (PNG), or null when this server has none for it. */
 async function picture(path, alt) {
@@ -24,7 +36,9 @@ async function codes() {
   const data = await api(`/projects/${pid()}/code-counts`);
   const counts = data.codes.filter((c) => c.segments > 0).sort((a, b) => b.segments - a.segments);
   const max = Math.max(1, ...counts.map((c) => c.segments));
-  const freq = await picture(`/projects/${pid()}/charts/frequency.png`, "Bar chart: coded segments per code");
+  const split = $("dash-split").value;
+  const q = split ? `?by=attribute&attribute=${encodeURIComponent(split)}` : "";
+  const freq = await picture(`/projects/${pid()}/charts/frequency.png${q}`, `Bar chart: coded segments per code, by ${split || "document"}`);
   const table = counts.length ? el("table", {}, el("caption", { class: "visually-hidden", text: "Code frequencies" }),
     el("tr", {}, ...["code (with sub-codes)", "segments", "documents", "coders", ""].map((h) => el("th", { scope: "col", text: h }))),
     ...counts.map((c) => el("tr", {}, el("td", { text: c.code }), el("td", { text: String(c.segments) }), el("td", { text: String(c.documents) }),

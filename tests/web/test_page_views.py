@@ -89,6 +89,11 @@ def test_admin_token_uploads_documents_and_codebook(browser, make_server, tmp_pa
     failed.wait_for(timeout=60_000)
     assert "clustering needs at least 3 segments" in failed.inner_text(), failed.inner_text()
 
+    # the dashboard's frequency chart splits by a document attribute (the CSV's other column)
+    page.get_by_role("button", name="Dashboard").click()
+    page.get_by_label("Split each bar by").select_option(label="sector")
+    page.locator("#dash-codes img.chart[alt$='by document:sector'], #dash-codes p").first.wait_for()
+
     # the codebook: edit, add, move, merge, split, upload: each a new version
     page.get_by_role("button", name="Codebook", exact=True).click()
     _version(page, 1)
