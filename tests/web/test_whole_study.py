@@ -117,6 +117,7 @@ def test_a_whole_study_from_the_page(browser, make_server, tmp_path):
     # 1. create a project: the owner is signed in, their token shown once
     page.goto(server.url + "/")
     assert not page.locator("#nav").is_visible()  # no nav before sign-in
+    shots.take(page, "start")
     page.get_by_label("Project name", exact=True).fill("Cross-sector study")
     page.get_by_label("Description").fill("Interviews and notes on NHS and voluntary sector partnerships.")
     page.locator("#new-owner").fill("amira")
@@ -215,6 +216,10 @@ def test_a_whole_study_from_the_page(browser, make_server, tmp_path):
     _code_selection(page, *second, search="Personal trust")
     assert page.locator("#doc-text .coded").count() >= 2
     shots.take(page, "coded-by-selection")
+    page.set_viewport_size({"width": 390, "height": 844})  # the documents on a phone: nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shots.take(page, "documents-390x844")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # 6. a second coder, who reviews in a second browser context
     page.get_by_role("button", name="Project", exact=True).click()
