@@ -44,7 +44,8 @@ def test_report_renders_without_console_errors(browser, make_server, tmp_path):
         for heading in ("Codebook", "Themes", "Matrix queries", "Agreement", "Memos", "Method record"):
             assert page.get_by_role("heading", name=heading, exact=True).count() == 1
         assert page.get_by_text("Relational trust").count() >= 1 and page.get_by_text("First coding pass done.").count() == 1
-        assert page.locator("img[alt*='speaker:sector']").evaluate("img => img.naturalWidth") > 100
+        widths = page.locator("img[alt*='speaker:sector']").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+        assert len(widths) == 2 and min(widths) > 100  # the matrix heatmap and the frequency chart by that attribute
         assert problems == []
         if text is not None:
             shot = README_SCREENSHOT if os.environ.get("LOUPE_UPDATE_SCREENSHOT") else tmp_path / "report.png"
