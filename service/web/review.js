@@ -7,7 +7,7 @@ const R = { queue: [], cursor: null, done: false, i: 0, decided: {}, history: []
 export function reset() { Object.assign(R, { queue: [], cursor: null, done: false, i: 0, decided: {}, history: [], memo: "" }); }
 
 export async function show() {
-  if (!R.queue.length) await loadQueue(true);
+  if (!R.queue.length || R.i >= R.queue.length) await loadQueue(true);  // empty or finished: new suggestions may have come
   await render(); refreshProgress();
 }
 
