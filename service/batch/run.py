@@ -14,7 +14,10 @@ layout the Ray engine writes too). Every run folder also holds:
 The loop overlaps its three stages (service.batch.overlap): a read-ahead thread reads, segments
 and tokenises the next chunks while the current one encodes, and a write-behind thread writes each
 coded chunk (and reports progress) while the next one encodes. Chunks are still coded and written
-one at a time, in order; `BatchOptions(overlap=False)` runs all three inline.
+one at a time, in order. The threads need a core the encoder does not use: by default
+(`overlap=None`) they run when the encoder is on a GPU or leaves a CPU core free (torch threads
+< CPU count); on 2 cores with 2 encoder threads, measured, they only competed with it
+(docs/benchmarks.md). `overlap=True`/`False` forces either way.
 
 Invariants: run.json's key covers everything that changes the outputs (corpus, codebook, model,
 settings, format); a folder holding another key is never written to without --overwrite. A
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -65,7 +69,7 @@ class BatchOptions:
     skip_speakers: Sequence[str] = ()
     ann_threshold: int = 50_000
     output_format: OutputFormat = "jsonl"
-    overlap: bool = True  # read ahead and write behind on two threads (no effect on the outputs)
+    overlap: bool | None = None  # read ahead and write behind on two threads; None: where a core is free (no effect on the outputs)
     read_ahead: int = 2  # chunks read and tokenised ahead of the one encoding
 
 
@@ -231,8 +235,9 @@ def run_batch(
             if progress:
                 progress(done[0], total)
 
-    with WriteBehind(enabled=opts.overlap) as writer, \
-            closing(prefetched(read_ahead(), opts.read_ahead if opts.overlap else 0)) as chunks:
+    overlap = spare_core(embedder) if opts.overlap is None else opts.overlap
+    with WriteBehind(enabled=overlap) as writer, \
+            closing(prefetched(read_ahead(), opts.read_ahead if overlap else 0)) as chunks:
         for k, docs, chunk, prepared, written in chunks:
             if not chunk:
                 writer.wait()
@@ -246,6 +251,16 @@ def run_batch(
     return finish_run(run, dim=embedder.dim, model=getattr(embedder, "fingerprint", embedder.model_id),
                       codebook=codebook, resumed_from=resumed_from,
                       encoded=stats1["encoded"] - stats0["encoded"], cache_hits=stats1["cache_hits"] - stats0["cache_hits"])
+
+
+def spare_core(embedder: Embedder) -> bool:
+    """Whether the overlap threads would have a core to themselves: the encoder runs on a GPU, or
+    its torch threads leave at least one CPU core free."""
+    if str(getattr(embedder, "device", "cpu")).startswith("cuda"):
+        return True
+    import torch
+
+    return torch.get_num_threads() < (os.cpu_count() or 1)
 
 
 def finish_run(run: Run, *, dim: int, model: str, codebook: Codebook, resumed_from: int, encoded: int,

@@ -107,3 +107,17 @@ def test_write_behind_runs_in_order_and_raises_a_failed_write():
         writer.submit(lambda: log.append(99))  # waits for the failed write first
     writer.__exit__(None, None, None)
     assert 99 not in log
+
+
+def test_overlap_by_default_only_where_a_core_is_free(embedder):
+    import os
+
+    import torch
+
+    from service.batch.run import spare_core
+
+    class OnGpu:
+        device = "cuda:0"
+
+    assert spare_core(OnGpu())  # type: ignore[arg-type]  # only .device is read
+    assert spare_core(embedder) == (torch.get_num_threads() < (os.cpu_count() or 1))
