@@ -91,8 +91,8 @@ def test_weights_and_categories_on_the_command_line(tmp_path):
     assert round(data["overall"]["cohen"]["value"], 3) == 0.843
     assert data["weights"] == "linear" and data["weight_distance"] == "index"
     bad = runner.invoke(app, ["agree", str(tmp_path / "w.csv"), "--wide", "--weights", "cubic", "-o", str(out)])
-    said = " ".join(bad.output.split())  # typer's choice message, wrapped at the terminal's width
-    assert bad.exit_code == 2 and "'cubic' is not one of 'linear', 'quadratic'" in said
+    # typer's choice message, wrapped inside a box at the terminal's width
+    assert bad.exit_code == 2 and "'cubic' is not one of 'linear'," in bad.output and "'quadratic'" in bad.output
 
 
 def test_small_n_flag_shown_and_multilabel_note_is_not_an_error(tmp_path):
