@@ -1,6 +1,6 @@
 """Latency of the review API under load, against a real `loupe serve` process.
 
-    python scripts/bench_api.py [--segments 100000] [--clients 50] [--rate 2] [--seconds 20]
+    python3 -m scripts.bench_api [--segments 100000] [--clients 50] [--rate 2] [--seconds 20]
 
 Set-up: a project is created through the API; its 100,000 segments (1,000 documents of 100) and
 one suggestion per segment (random code of the seed codebook, random score, review ranks from the

@@ -1,9 +1,9 @@
 """Suggestions per second on the LLM rerank path (verify each suggestion with the LLM), with a
 given model.
 
-    python scripts/bench_llm.py --backend transformers --model PATH [--suggestions 200] [--device cpu|cuda]
-    python scripts/bench_llm.py --backend openai --model NAME --base-url http://127.0.0.1:8001/v1
-    python scripts/bench_llm.py            # no model given: a tiny random GPT-2 built here (mechanics only)
+    python3 -m scripts.bench_llm --backend transformers --model PATH [--suggestions 200] [--device cpu|cuda]
+    python3 -m scripts.bench_llm --backend openai --model NAME --base-url http://127.0.0.1:8001/v1
+    python3 -m scripts.bench_llm            # no model given: a tiny random GPT-2 built here (mechanics only)
 
 The suggestions are the zero-shot suggestions for the sample corpus (seed codebook), each shown to
 the LLM with its neighbouring segments as context (the same prompt the service uses). Reports
