@@ -15,17 +15,9 @@ from service.errors import TooLarge
 from service.exchange import qdpx as exchange
 from service.exchange.budget import ImportBudget
 from service.exchange.qdpx import _overlap_index
-from service.storage.db import Database, sqlite_url
+from service.storage.db import Database
 from service.storage.tables import Decision, DocumentRow, Project
 from tests.adversarial_inputs import inflating_qdpx
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(sqlite_url(tmp_path / "loupe.db"))
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _counts(db: Database) -> list[int]:

@@ -20,7 +20,6 @@ from models.exchange.schema import parse_xml, validate
 from service.exchange import qdpx as exchange
 from service.projects.access import Caller
 from service.projects.manage import create_project
-from service.storage.db import Database, sqlite_url
 from service.storage.tables import (
     Decision,
     DocumentRow,
@@ -29,20 +28,6 @@ from service.storage.tables import (
     Suggestion,
 )
 from tests import refi_handmade as hm
-from tests.conftest import shared_path
-
-
-@pytest.fixture
-def schemas():
-    return shared_path("refi-qda")
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(sqlite_url(tmp_path / "loupe.db"))
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _selections(data: bytes) -> set[tuple[str, int, int, str, str]]:

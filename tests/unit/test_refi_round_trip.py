@@ -8,7 +8,6 @@ import difflib
 import io
 import zipfile
 
-import pytest
 from lxml import etree
 from sqlalchemy import select
 
@@ -19,25 +18,11 @@ from service.exchange import qdpx as exchange
 from service.projects.access import Caller
 from service.projects.manage import add_coder, create_project
 from service.review.ledger import DecisionInput, record
-from service.storage.db import Database, sqlite_url
+from service.storage.db import Database
 from service.storage.tables import SegmentRow, Suggestion
 from tests import refi_handmade as hm
-from tests.conftest import shared_path
 
 NS = "{urn:QDA-XML:project:1.0}"
-
-
-@pytest.fixture
-def schemas():
-    return shared_path("refi-qda")
-
-
-@pytest.fixture
-def db(tmp_path):
-    database = Database(sqlite_url(tmp_path / "loupe.db"))
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _qde(data: bytes) -> str:
