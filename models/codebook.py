@@ -5,6 +5,8 @@ File format (YAML or JSON), validated against CODEBOOK_SCHEMA:
     name: Cross-sector collaboration
     version: 1
     exclusive: false        # optional: true when a segment takes at most one code (see below)
+    not_coded: [...]        # optional: passages that get no code (small talk, logistics, ...); absent:
+                            # Loupe's shipped list (models/data/not_coded.yaml); []: none
     codes:
       - id: trust
         name: Trust
@@ -66,6 +68,7 @@ CODEBOOK_SCHEMA: dict[str, Any] = {
         "version": {"type": ["integer", "string"]},
         "description": {"type": "string"},
         "exclusive": {"type": "boolean"},
+        "not_coded": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "codes": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/code"}},
     },
     "$defs": {"code": _CODE_SCHEMA},
@@ -102,6 +105,7 @@ class Codebook:
     version: str = "1"
     description: str = ""
     exclusive: bool = False  # codes exclude each other: a segment takes at most one
+    not_coded: tuple[str, ...] | None = None  # passages that get no code; None: the shipped list (default_not_coded)
     source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __iter__(self) -> Iterator[Code]:
@@ -185,6 +189,7 @@ def parse_codebook(data: Any, origin: str = "<codebook>") -> Codebook:
         version=str(data.get("version", "1")),
         description=data.get("description", ""),
         exclusive=bool(data.get("exclusive", False)),
+        not_coded=tuple(t.strip() for t in data["not_coded"]) if "not_coded" in data else None,
         source=data,
     )
 
@@ -234,6 +239,15 @@ def seed_codebook() -> Codebook:
 
     raw = resources.files("models.data").joinpath("seed_codebook.yaml").read_text(encoding="utf-8")
     return parse_codebook(yaml.safe_load(raw), origin="seed codebook")
+
+
+def default_not_coded() -> tuple[str, ...]:
+    """Loupe's shipped list of passages that get no code (models/data/not_coded.yaml): greetings,
+    recording and consent, logistics, small talk, careers, service descriptions, empty answers."""
+    import yaml
+
+    raw = resources.files("models.data").joinpath("not_coded.yaml").read_text(encoding="utf-8")
+    return tuple(str(t).strip() for t in yaml.safe_load(raw)["not_coded"])
 
 
 def resolve_codebook(spec: str | Path, limits: StructureLimits = DEFAULT_LIMITS) -> Codebook:

@@ -153,7 +153,8 @@ def _confusion(y_true: list[str], y_pred: list[str]) -> dict[str, dict[str, int]
 VARIANTS: dict[str, dict] = {
     "winner (defaults)": {},
     "655f059: best prototype, parent = best descendant, exclude subtracts": {
-        "prototypes": "max", "hierarchy": "max", "exclude": "subtract", "sense_phrases": False, "center": 0.48, "relative": 1.0},
+        "prototypes": "max", "hierarchy": "max", "exclude": "subtract", "sense_phrases": False, "not_coded": "none",
+        "center": 0.48, "relative": 1.0},
     "prototypes: best single prototype": {"prototypes": "max", "center": 0.48},
     "prototypes: mean of similarities": {"prototypes": "mean", "center": 0.2},
     "prototypes: definition weighs 2 examples": {"definition_weight": 2.0},
@@ -166,6 +167,7 @@ VARIANTS: dict[str, dict] = {
     "exclude: none": {"exclude": "none", "sense_phrases": False},
     "exclude: subtract (weight 0.5)": {"exclude": "subtract"},
     "exclude: veto without sense phrases": {"sense_phrases": False},
+    "not-coded passages: no veto": {"not_coded": "none"},
     "normalise per code over the corpus": {"normalise": "corpus"},
 }
 POLICIES: dict[str, dict] = {

@@ -19,6 +19,10 @@ in docs/zero-shot.md):
   Trust), that phrase is a different sense of the word: the code's own word is taken out of it
   before the segment is scored for that code ("the trust board signs" is scored as "the board
   signs"). This needs the segment texts (`score(..., segments=...)`, as `propose` does).
+- **Passages that get no code veto a unit for every code.** The codebook's `not_coded` list
+  (greetings, logistics, small talk, careers, service descriptions, empty answers; Loupe's shipped
+  list, models/data/not_coded.yaml, when the codebook has none) acts as an exclude criterion of
+  the whole codebook: a unit closer to one of them than to a code does not count for that code.
 
     sim    = mean over the code's path of cos(unit, branch centroid), best unit not vetoed
     score  = sigmoid((sim - center) / temperature)          in [0, 1]
@@ -43,12 +47,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.base import CodeProposal, Embedder, Encoded, Evidence, Segment
-from models.codebook import Codebook
+from models.codebook import Codebook, default_not_coded
 
 PROTOTYPES = ("centroid", "max", "mean")
 HIERARCHIES = ("path", "max")
 UNITS = ("max", "passage", "sentence", "mix")
 EXCLUDES = ("veto", "subtract", "none")
+NOT_CODED = ("veto", "none")
 NORMALISE = ("none", "corpus")
 
 
@@ -69,11 +74,13 @@ class ZeroShotConfig:
     exclude: str = "veto"  # veto | subtract | none
     exclude_weight: float = 0.5  # exclude="subtract": sim - weight * max(0, sim_exclude - sim)
     sense_phrases: bool = True  # take the code's word out of phrases its exclude criteria name
+    not_coded: str = "veto"  # veto | none: a unit closer to a not-coded passage than to a code does not count for it
     normalise: str = "none"  # none | corpus (z-score per code over the segments scored together)
 
     def __post_init__(self) -> None:
         for name, allowed in (("prototypes", PROTOTYPES), ("hierarchy", HIERARCHIES), ("unit", UNITS),
-                              ("exclude", EXCLUDES), ("normalise", NORMALISE)):
+                              ("exclude", EXCLUDES), ("normalise", NORMALISE),
+                              ("not_coded", NOT_CODED)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"ZeroShotConfig.{name} must be one of {', '.join(allowed)}")
 
@@ -148,6 +155,10 @@ class ZeroShotClassifier:
         dim = self._prototypes.shape[1]
         self._excl_owner = np.asarray(excl_owner, dtype=int)
         self._excl = embedder.encode(excl_texts) if excl_texts else np.zeros((0, dim), np.float32)
+        # passages that get no code (the codebook's not_coded list, else the shipped one)
+        self.not_coded_texts = list(codebook.not_coded if codebook.not_coded is not None else default_not_coded())
+        use = config.not_coded == "veto" and self.not_coded_texts
+        self._not_coded = embedder.encode(self.not_coded_texts) if use else np.zeros((0, dim), np.float32)
         # branch centroids: row c = normalised mean of the prototypes of code c's subtree
         weight = np.where(np.asarray(kinds) == "definition", config.definition_weight, 1.0).astype(np.float32)
         cent = np.stack([(self._prototypes * weight[:, None])[np.isin(self._owner, sub)].sum(axis=0) for sub in self._subtree])
@@ -195,6 +206,10 @@ class ZeroShotClassifier:
         """(u, dim) -> (u, n_codes) similarity after the exclude criteria."""
         cfg = self.config
         sims = self._code_sims(units)
+        if len(self._not_coded):
+            # closer to a passage that gets no code than to the code: the unit does not count for it
+            background = (units @ self._not_coded.T).max(axis=1, keepdims=True)
+            sims = np.where(background > sims, -1.0, sims).astype(np.float32)
         if cfg.exclude == "none" or not len(self._excl):
             return sims
         ex_all = units @ self._excl.T

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.codebook import Codebook
+from models.codebook import Codebook, default_not_coded
 from models.text.readers import read_path
 from models.text.segment import SegmentationConfig, segment_document
 from tests.conftest import SAMPLE
@@ -27,6 +27,8 @@ def codebook_lines(codebook: Codebook) -> list[tuple[str, str]]:
         lines.append((f"{code.path} name: definition", f"{code.name}: {code.definition}"))
         for kind, texts in (("include", code.include), ("exclude", code.exclude), ("example", code.examples)):
             lines += [(f"{code.path} {kind}[{i}]", t) for i, t in enumerate(texts)]
+    # the shipped passages that get no code are scored against the corpus too
+    lines += [(f"not_coded[{i}]", t) for i, t in enumerate(default_not_coded())]
     return lines
 
 

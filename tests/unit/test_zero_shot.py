@@ -121,3 +121,40 @@ def test_threshold_and_relative_policy(seed, embedder, zero_shot):
 def test_config_rejects_unknown_options():
     with pytest.raises(ValueError, match="prototypes"):
         ZeroShotConfig(prototypes="median")
+
+
+@pytest.mark.parametrize("text", [
+    "Sorry, can we pause for a second? Someone's at the door.",
+    "I've worked for the council for twelve years, mostly in housing.",
+    "I'm the volunteer coordinator, so I recruit and train the volunteers.",
+])
+def test_interview_small_talk_is_not_coded(zero_shot, embedder, text):
+    """The shipped not-coded passages (models/data/not_coded.yaml) keep small talk and career
+    histories out; these two sentences are not in that list."""
+    _, _, [props], _ = _propose(zero_shot, embedder, text)
+    assert props == [], [(p.code, p.score) for p in props]
+
+
+def test_not_coded_veto_is_what_keeps_small_talk_out(seed, embedder, zero_shot):
+    """Without the veto the same small talk gets a code: the list does the work, not the threshold."""
+    text = "I'm the volunteer coordinator, so I recruit and train the volunteers."
+    without = ZeroShotClassifier(seed, embedder, replace(zero_shot.config, not_coded="none"))
+    _, _, [props], _ = _propose(without, embedder, text)
+    assert props, "expected this career history to be coded when nothing vetoes it"
+    _, _, [props], _ = _propose(zero_shot, embedder, "It took years of working side by side before they trusted us.")
+    assert props and props[0].code.startswith("trust"), "the veto must leave a trust statement alone"
+
+
+def test_a_codebook_replaces_or_empties_the_not_coded_list(seed, embedder):
+    from models.codebook import default_not_coded, parse_codebook
+
+    assert zero_shot_texts(ZeroShotClassifier(seed, embedder)) == list(default_not_coded())
+    own = parse_codebook({**seed.source, "not_coded": ["We met in the canteen."]})
+    assert zero_shot_texts(ZeroShotClassifier(own, embedder)) == ["We met in the canteen."]
+    off = ZeroShotClassifier(parse_codebook({**seed.source, "not_coded": []}), embedder)
+    assert off.not_coded_texts == [] and off._not_coded.shape[0] == 0
+
+
+def zero_shot_texts(clf: ZeroShotClassifier) -> list[str]:
+    assert clf._not_coded.shape[0] == len(clf.not_coded_texts)
+    return clf.not_coded_texts
