@@ -22,7 +22,10 @@ in docs/zero-shot.md):
 - **Passages that get no code veto a unit for every code.** The codebook's `not_coded` list
   (greetings, logistics, small talk, careers, service descriptions, empty answers; Loupe's shipped
   list, models/data/not_coded.yaml, when the codebook has none) acts as an exclude criterion of
-  the whole codebook: a unit closer to one of them than to a code does not count for that code.
+  the whole codebook: a unit at least as close to one of them as a proposed code must be
+  (`center`), and closer to it than to a code, does not count for that code. Units near no such
+  passage keep their scores, so a codebook far from interview talk (rhetorical roles of abstract
+  sentences) is left alone.
 
     sim    = mean over the code's path of cos(unit, branch centroid), best unit not vetoed
     score  = sigmoid((sim - center) / temperature)          in [0, 1]
@@ -207,9 +210,10 @@ class ZeroShotClassifier:
         cfg = self.config
         sims = self._code_sims(units)
         if len(self._not_coded):
-            # closer to a passage that gets no code than to the code: the unit does not count for it
+            # as close to a passage that gets no code as a proposed code must be (center), and closer
+            # to it than to the code: the unit does not count for that code
             background = (units @ self._not_coded.T).max(axis=1, keepdims=True)
-            sims = np.where(background > sims, -1.0, sims).astype(np.float32)
+            sims = np.where((background > sims) & (background >= cfg.center), -1.0, sims).astype(np.float32)
         if cfg.exclude == "none" or not len(self._excl):
             return sims
         ex_all = units @ self._excl.T
