@@ -93,6 +93,12 @@ class Scan:
     documents: int
     segments: int
     fingerprint: str  # sha256 over file ids and contents
+    # The documents the scan segmented first, with their segments, kept (up to scan_inputs'
+    # `keep_segments`) so that the coding pass does not segment them again: head[i] holds the
+    # first documents of files[i]; complete[i] says whether that is the whole file.
+    head: list[list[tuple[Document, list[Segment]]]] = field(default_factory=list)
+    complete: list[bool] = field(default_factory=list)
+    made_with: tuple[object, ...] = ()  # (read, segmentation, count_tokens) the head was segmented with
 
 
 def scan_inputs(
@@ -103,26 +109,38 @@ def scan_inputs(
     count_tokens: TokenCounter = approx_tokens,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    keep_segments: int = 0,
 ) -> Scan:
     """Read and segment every input once, keeping only counts: finds the bad files before any work
     starts (so a file failing half-way never leaves half its segments coded), the totals that
-    progress and ETA need, and the corpus fingerprint. Memory stays flat whatever the corpus size.
+    progress and ETA need, and the corpus fingerprint. Memory stays flat whatever the corpus size,
+    but for the first documents, up to `keep_segments` segments, kept with their segments for the
+    coding pass (Scan.head): a corpus that small is segmented once, not twice.
     progress(documents, segments) is called every 2,000 documents and at the end."""
     files, skipped = collect_files(inputs)
     good: list[tuple[Path, str]] = []
+    head: list[list[tuple[Document, list[Segment]]]] = []
+    complete: list[bool] = []
     n_docs = n_segs = 0
     digest = hashlib.sha256()
     for path, did in files:
         if limit is not None and n_segs >= limit:
             break
         d0, s0 = n_docs, n_segs
+        kept: list[tuple[Document, list[Segment]]] = []
+        whole = True
         try:
             for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column, speaker_column=read.speaker_column,
                                  encoding=read.encoding):
                 if limit is not None and n_segs >= limit:
                     break
                 n_docs += 1
-                n_segs += len(segment_document(doc, segmentation, count_tokens))
+                segs = segment_document(doc, segmentation, count_tokens)
+                if whole and n_segs < keep_segments:
+                    kept.append((doc, segs))
+                else:
+                    whole = False
+                n_segs += len(segs)
                 if progress and n_docs % 2000 == 0:
                     progress(n_docs, n_segs)
         except ReadError as exc:
@@ -132,6 +150,8 @@ def scan_inputs(
             n_docs, n_segs = d0, s0
             continue
         good.append((path, did))
+        head.append(kept)
+        complete.append(whole)  # a file cut short by `limit` is never read past it either
         _digest_file(digest, path, did)
     if not n_docs:
         raise InputError(_nothing_readable(skipped))
@@ -139,7 +159,8 @@ def scan_inputs(
         n_segs = min(n_segs, limit)
     if progress:
         progress(n_docs, n_segs)
-    return Scan(files=good, skipped=skipped, documents=n_docs, segments=n_segs, fingerprint=digest.hexdigest()[:16])
+    return Scan(files=good, skipped=skipped, documents=n_docs, segments=n_segs, fingerprint=digest.hexdigest()[:16],
+                head=head, complete=complete, made_with=(read, segmentation, count_tokens))
 
 
 def stream_corpus(
@@ -151,12 +172,27 @@ def stream_corpus(
     limit: int | None = None,
 ) -> Iterator[tuple[Document, list[Segment]]]:
     """Each document of a scan with its segments, read again lazily in the same order (so segment
-    n is the same segment in every pass). A file that changed since the scan raises InputError."""
+    n is the same segment in every pass). A file that changed since the scan raises InputError.
+    The documents the scan kept (Scan.head) are not read or segmented again, where the scan read
+    and segmented them as asked here."""
     n = 0
-    for path, did in scan.files:
+    reuse = scan.made_with == (read, segmentation, count_tokens)
+    for i, (path, did) in enumerate(scan.files):
+        kept = scan.head[i] if reuse and i < len(scan.head) else []
+        for doc, segs in kept:
+            if limit is not None and n >= limit:
+                return
+            if limit is not None:
+                segs = segs[: limit - n]
+            n += len(segs)
+            yield doc, segs
+        if kept and scan.complete[i]:
+            continue
         try:
-            for doc in iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column, speaker_column=read.speaker_column,
-                                 encoding=read.encoding):
+            for j, doc in enumerate(iter_path(path, doc_id=did, text_column=read.text_column, id_column=read.id_column,
+                                              speaker_column=read.speaker_column, encoding=read.encoding)):
+                if j < len(kept):
+                    continue  # yielded from the scan's head
                 if limit is not None and n >= limit:
                     return
                 segs = segment_document(doc, segmentation, count_tokens)

@@ -2,7 +2,9 @@
 
 The inputs are read twice, lazily: a scan (bad files, totals for progress and ETA, the corpus
 fingerprint), then the coding pass, chunk by chunk. Nothing grows with the corpus but the faiss
-index itself (and, for the summary, the set of documents per code).
+index itself (and, for the summary, the set of documents per code). The scan keeps the first
+`scan_keep` segments (8,192 by default) with their documents, so the coding pass neither reads nor
+segments those again: a corpus that small is segmented once.
 
 Each coded chunk goes to the run's sink (service.batch.sinks), chosen once from `output_format`:
 JSONL files appended with a checkpoint per chunk (the default), or Parquet files per chunk (the
@@ -71,6 +73,7 @@ class BatchOptions:
     output_format: OutputFormat = "jsonl"
     overlap: bool | None = None  # read ahead and write behind on two threads; None: where a core is free (no effect on the outputs)
     read_ahead: int = 2  # chunks read and tokenised ahead of the one encoding
+    scan_keep: int = 8192  # segments the scan keeps for the coding pass, which then does not segment them again (memory bound)
 
 
 @dataclass
@@ -188,7 +191,8 @@ def prepare_run(opts: BatchOptions, *, codebook: Codebook, embedder: Embedder, t
     scan_progress(documents, segments) reports the scan as it goes."""
     started = time.perf_counter()
     scan = scan_inputs(list(opts.inputs), read=opts.read, segmentation=opts.segmentation,
-                       count_tokens=embedder.count_tokens, limit=opts.limit, progress=scan_progress)
+                       count_tokens=embedder.count_tokens, limit=opts.limit, progress=scan_progress,
+                       keep_segments=opts.scan_keep)
     model = getattr(embedder, "fingerprint", embedder.model_id)
     checkpoint, sink = _open_run_folder(Path(opts.out_dir), _run_key(opts, scan, codebook, model, threshold), opts,
                                         _run_parts(opts, scan, codebook, model, threshold))
