@@ -352,9 +352,15 @@ class SentenceTransformerEmbedder:
                 pool_here = any(len(sentences[i]) > 1 for i in rows)  # copy tokens only when pooled
                 tokens = out["token_embeddings"].float().cpu().numpy() if pool_here else None
                 lengths = features["attention_mask"].sum(dim=1).cpu().numpy()
+                # a text of at most one sentence: its vector (twice for one sentence), normalised for
+                # the whole batch at once (the same per-row arithmetic as _pool's)
+                unit = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
                 for j, i in enumerate(rows):
-                    result[i] = self._pool(pooled[j], tokens[j, : int(lengths[j])] if tokens is not None else None,
-                                           sentences[i], offsets.get(i))
+                    if len(sentences[i]) <= 1:
+                        result[i] = np.repeat(unit[j: j + 1], 1 + len(sentences[i]), axis=0)
+                    else:
+                        result[i] = self._pool(pooled[j], tokens[j, : int(lengths[j])] if tokens is not None else None,
+                                               sentences[i], offsets.get(i))
         return result
 
     @staticmethod
