@@ -50,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.base import CodeProposal, Embedder, Encoded, Evidence, Segment
+from models.classifiers.sense import _WORD, _stop_words, sense_phrases
 from models.codebook import Codebook, default_not_coded
 
 PROTOTYPES = ("centroid", "max", "mean")
@@ -86,37 +87,6 @@ class ZeroShotConfig:
                               ("not_coded", NOT_CODED)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"ZeroShotConfig.{name} must be one of {', '.join(allowed)}")
-
-
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-
-
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
-
-
-def sense_phrases(name_words: set[str], excludes: Sequence[str]) -> list[str]:
-    """Two-word phrases of the exclude criteria built on one of the code's own words.
-
-    >>> sense_phrases({"trust"}, ["An NHS trust or the trust board as an organisation."])
-    ['nhs trust', 'trust board']
-
-    The other word must be a content word (not a stop word, not one of the code's words). Text in
-    parentheses is left out: there criteria point to other codes ("(code shared leadership)").
-    """
-    stop = _stop_words()
-    out: list[str] = []
-    for text in excludes:
-        words = [w.lower() for w in _WORD.findall(re.sub(r"\([^)]*\)", " ", text))]
-        for a, b in zip(words, words[1:], strict=False):
-            for own, other in ((a, b), (b, a)):
-                if own in name_words and other not in name_words and other not in stop and len(other) > 2:
-                    phrase = f"{a} {b}"
-                    if phrase not in out:
-                        out.append(phrase)
-    return out
 
 
 class ZeroShotClassifier:
