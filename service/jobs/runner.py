@@ -1,6 +1,8 @@
 """The job runner: one thread in the server process that runs queued jobs one at a time.
 
-A job found "running" at start-up (the server stopped during it) is queued again."""
+A job found "running" at start-up (the server stopped during it) is queued again. When the database
+cannot be reached, the runner logs the error once with its traceback, then waits longer between tries
+(up to MAX_BACKOFF_S) and says so only when the error changes, and logs when the database answers again."""
 
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ from service.storage.tables import (
 )
 
 log = logging.getLogger("loupe.jobs")
+
+POLL_S = 1.0  # how long an idle runner sleeps between looks at the queue (a new job wakes it at once)
+MAX_BACKOFF_S = 30.0  # the longest wait between tries while the database cannot be reached
 
 
 class JobRunner:
@@ -67,14 +72,27 @@ class JobRunner:
             JobRun(self.db, self.pipeline, job_id, chunk=self.pipeline.settings.job_chunk).run()
 
     def _loop(self) -> None:
+        wait = POLL_S
+        last_error: str | None = None
         while not self._stop.is_set():
             try:
                 job_id = self._claim()
-            except Exception:  # the database went away for a moment: try again shortly
-                log.exception("could not claim a job")
+            except Exception as exc:  # the database went away: try again, less and less often
+                message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                if last_error is None:
+                    log.exception("could not claim a job; trying again, less often, until the database answers")
+                elif message != last_error:
+                    log.warning("still cannot claim a job: %s", message)
+                last_error = message
                 job_id = None
+                wait = min(wait * 2, MAX_BACKOFF_S)
+            else:
+                if last_error is not None:
+                    log.info("the database answers again; running queued jobs")
+                wait = POLL_S
+                last_error = None
             if job_id is None:
-                self._wake.wait(1.0)
+                self._wake.wait(wait)
                 self._wake.clear()
                 continue
             try:

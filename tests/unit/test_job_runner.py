@@ -1,0 +1,60 @@
+"""The job runner when its database goes away: one traceback, then fewer and fewer tries, and a line
+when the database answers again (a runner that logged a traceback every second filled the server's
+log, and, in a test process, raced the main thread's own traceback formatting)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+
+from service.jobs import runner as runner_module
+from service.jobs.runner import JobRunner
+from service.storage.db import Database, sqlite_url
+
+
+def test_a_database_that_goes_away_is_logged_once_and_tried_less_often(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(runner_module, "POLL_S", 0.02)
+    monkeypatch.setattr(runner_module, "MAX_BACKOFF_S", 0.16)
+    folder = tmp_path / "study"
+    folder.mkdir()
+    db = Database(sqlite_url(folder / "loupe.db"))
+    db.migrate()
+    tries = []
+    claim = JobRunner._claim
+
+    def counted(self):
+        tries.append(time.monotonic())
+        return claim(self)
+
+    monkeypatch.setattr(JobRunner, "_claim", counted)
+    # The runner never reaches a job here, so it needs no pipeline.
+    runner = JobRunner(db, pipeline=None)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="loupe.jobs")
+    runner.start()
+    try:
+        time.sleep(0.2)
+        healthy = len(tries)
+        shutil.rmtree(folder)  # the database file and its folder go away; pooled connections go too
+        db.dispose()
+        time.sleep(1.5)
+        gone = tries[healthy:]
+        errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len(errors) == 1 and errors[0].exc_info is not None, [r.getMessage() for r in errors]
+        assert "trying again, less often" in errors[0].getMessage()
+        # Without back-off a 0.02 s poll would try about 75 times in 1.5 s; with it, about 10.
+        assert 3 <= len(gone) <= 15, len(gone)
+        gaps = [b - a for a, b in zip(gone, gone[1:], strict=False)]
+        assert max(gaps) >= 0.12, gaps  # the wait grew towards MAX_BACKOFF_S
+
+        folder.mkdir()  # the database is back (empty and migrated again): the runner says so
+        back = Database(sqlite_url(folder / "loupe.db"))
+        back.migrate()
+        back.dispose()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any("answers again" in r.getMessage() for r in caplog.records):
+            time.sleep(0.05)
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+    finally:
+        runner.stop()
+    assert not runner._thread.is_alive()
