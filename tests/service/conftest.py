@@ -27,26 +27,33 @@ def pipeline(tmp_path_factory):
 
 class App:
     """An in-process app: `url` is its TestClient (tests.api.conftest.Api and new_project take it
-    where they take a server's URL)."""
+    where they take a server's URL). `close()` runs its shutdown (the job runner stops); a test
+    that drops the app's PostgreSQL database closes the app first."""
 
     def __init__(self, client: TestClient, settings: Settings) -> None:
         self.url = client
         self.settings = settings
+        self.closed = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.url.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
 def make_app(pipeline) -> Iterator:
-    """make_app(data_dir, database_url=None, **settings) -> App, started (lifespan run); all are
-    stopped at the end of the session."""
-    clients: list[TestClient] = []
+    """make_app(data_dir, database_url=None, **settings) -> App, started (lifespan run); those not
+    closed by their test are closed at the end of the session."""
+    apps: list[App] = []
 
     def make(data_dir: Path, database_url: str | None = None, **overrides: object) -> App:
         settings = Settings(data_dir=data_dir, database_url=database_url, threads=2, **overrides)  # type: ignore[arg-type]
         client = TestClient(create_app(settings, pipeline=pipeline), raise_server_exceptions=False)
         client.__enter__()
-        clients.append(client)
-        return App(client, settings)
+        apps.append(App(client, settings))
+        return apps[-1]
 
     yield make
-    for c in clients:
-        c.__exit__(None, None, None)
+    for app in apps:
+        app.close()

@@ -17,7 +17,9 @@ METRICS = ["percent", "cohen", "krippendorff", "gwet"]
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def server(request, tmp_path_factory, make_app):
     url, drop = postgres_database() if request.param == "postgresql" else (None, lambda: None)
-    yield make_app(tmp_path_factory.mktemp("agreement"), url)
+    app = make_app(tmp_path_factory.mktemp("agreement"), url)
+    yield app
+    app.close()
     drop()
 
 

@@ -44,6 +44,7 @@ def study(request, tmp_path_factory, make_app):
     url, drop = postgres_database() if request.param == "postgresql" else (None, lambda: None)
     request.addfinalizer(drop)
     server = make_app(tmp_path_factory.mktemp("delete"), database_url=url)
+    request.addfinalizer(server.close)  # finalizers run last-in first: the app stops before the drop
     pid, owner = new_project(server.url, retrain_every=0)
     ben = Api(server.url, owner.ok("POST", f"/projects/{pid}/coders", 201, json={"name": "ben"})["token"])
     docs = {}

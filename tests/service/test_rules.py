@@ -21,7 +21,9 @@ from tests.api.conftest import (
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def server(request, tmp_path_factory, make_app):
     url, drop = postgres_database() if request.param == "postgresql" else (None, lambda: None)
-    yield make_app(tmp_path_factory.mktemp("rules"), url, max_upload_mb=0.2)
+    app = make_app(tmp_path_factory.mktemp("rules"), url, max_upload_mb=0.2)
+    yield app
+    app.close()
     drop()
 
 
