@@ -25,7 +25,7 @@ from rich.text import Text
 from models.base import LoupeError
 from scripts.agree_cli import agree
 from scripts.analysis_cli import matrix, report
-from scripts.cli_common import EXIT_SKIPPED, load_settings, print_version
+from scripts.cli_common import EXIT_SKIPPED, ctrl_c_kept, load_settings, print_version
 from scripts.cluster_cli import cluster
 from scripts.exchange_cli import export, import_
 from scripts.stability_cli import stability
@@ -130,12 +130,14 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
         scanning: list[TaskID] = []
 
         def on_scan(documents: int, segments: int) -> None:
+            interrupted()
             if not scanning:
                 scanning.append(progress.add_task("scan", total=None, label="Reading", scan=True))
             progress.update(scanning[0], completed=documents,
                             label=f"Reading: {segments:,} segments in {documents:,} documents")
 
-        def on_progress(done: int, total: int) -> None:
+        def on_progress(done: int, total: int) -> None:  # after each chunk is written
+            interrupted()
             if scanning:
                 progress.remove_task(scanning.pop())
             if not task:
@@ -143,7 +145,7 @@ def _run_code(paths: list[Path], *, codebook: str, out: Path, quiet: bool, setti
             else:
                 progress.update(task[0], completed=done)
 
-        with progress:
+        with progress, ctrl_c_kept() as interrupted:
             if engine:
                 from service.batch.ray import run_batch_ray
 

@@ -9,6 +9,10 @@ skipped files (each named with its reason); 130 interrupted (completed chunks ar
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -63,6 +67,35 @@ def load_settings(**overrides: Any) -> Settings:
         return get_settings(**overrides)
     except ValidationError as exc:
         fail(settings_problem(exc, overrides))
+
+
+@contextmanager
+def ctrl_c_kept() -> Iterator[Callable[[], None]]:
+    """Ctrl-C raises KeyboardInterrupt at once, as Python's own handler does, and also leaves a mark
+    that the `check()` this yields turns into KeyboardInterrupt, called between chunks.
+
+    Python drops an exception raised while a finalizer (`__del__`, a collected generator's
+    `finally`) runs, printing "Exception ignored in ...": a Ctrl-C that lands there would be lost
+    and the run would go on to its end. With the mark it stops at the next chunk instead.
+    Off the main thread (where Python allows no signal handler) `check()` does nothing."""
+    hit = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        hit.set()
+        raise KeyboardInterrupt
+
+    def check() -> None:
+        if hit.is_set():
+            raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def print_version(value: bool) -> None:

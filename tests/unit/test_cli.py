@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scripts.cli import app
+from scripts.cli_common import ctrl_c_kept
 from tests.conftest import ROOT, SAMPLE, shared_path
 
 runner = CliRunner()
@@ -64,6 +65,25 @@ def test_bad_file_with_on_error_fail(isolated_env):
     skipped = runner.invoke(app, ["code", str(corpus), "--out", str(out), "--quiet"])
     said = skipped.output.replace("\n", "")
     assert skipped.exit_code == 3 and "skipped" in said and "bad.txt" in said  # exit 3: finished, files skipped
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_that_lands_in_a_finalizer_still_stops_the_run_at_the_next_chunk():
+    """Python drops an exception raised inside __del__; the mark the handler leaves is not dropped."""
+
+    class Finalized:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # the handler runs here, inside __del__, and Python drops its KeyboardInterrupt
+                pass
+
+    previous = signal.getsignal(signal.SIGINT)
+    with ctrl_c_kept() as check:
+        check()  # no Ctrl-C yet: nothing happens
+        Finalized()  # made and finalised at once
+        with pytest.raises(KeyboardInterrupt):
+            check()
+    assert signal.getsignal(signal.SIGINT) is previous  # the handler is put back
 
 
 def _loupe(args: list[str], env: dict[str, str]) -> subprocess.Popen:
