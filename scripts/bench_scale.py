@@ -34,6 +34,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from models.embedders.precision import cpu_has_native_bf16, cpu_name
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 MARKERS = ["", "Honestly, ", "In my view, ", "To be fair, ", "As we said before, ", "Overall, ", "Frankly, ",
@@ -127,6 +129,7 @@ def main(
                "--no-cache", "--precision", precision, "--threads", str(threads), "--chunk-size", str(chunk_size),
                "--batch-size", str(batch_size), "--overwrite", "--quiet"]
         console.print(f"coding {segments:,} segments: {' '.join(cmd[2:])}", highlight=False)
+        load_before = os.getloadavg()
         t = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t
@@ -144,6 +147,7 @@ def main(
             "wall_seconds": round(wall, 1),
             "segments_per_second": round(summary["segments"] / wall, 1),
             "coding_seconds": summary["seconds"],
+            "timings_s": summary.get("timings_s", {}),  # the run's wall time split by phase (service.batch.run.finish_run)
             "peak_rss_mb": round(peak_mb),
             "index_kind": manifest.get("index_kind"),
             "index_mb": round((run_dir / "index" / "index.faiss").stat().st_size / 2**20, 1),
@@ -154,8 +158,10 @@ def main(
             "threads": threads,
             "chunk_size": chunk_size,
             "generate_seconds": round(generate_s, 1),
-            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                        "python": platform.python_version()},
+            "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+                        "native_bf16": cpu_has_native_bf16()},
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
             "command": "python scripts/bench_scale.py " + " ".join(sys.argv[1:]),
         }
     finally:
@@ -170,6 +176,11 @@ def main(
                   f"{result['index_recall_at_10']:.3f}" if result["index_recall_at_10"] else "exact",
                   f"{result['outputs_mb']:,}")
     console.print(table)
+    split = result["timings_s"]
+    if split:
+        console.print("time split (s): " + ", ".join(f"{k} {v:,.1f}" for k, v in split.items()), highlight=False)
+    console.print(f"CPU: {result['machine']['cpu']}, load average {result['loadavg_before'][0]} before, "
+                  f"{result['loadavg_after'][0]} after", highlight=False)
     out.mkdir(parents=True, exist_ok=True)
     (out / "scale.json").write_text(json.dumps(result, indent=2))
     console.print(f"wrote {out / 'scale.json'}")

@@ -16,6 +16,7 @@ but get no suggestions; a prepared chunk codes exactly as an unprepared one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ class CodedChunk:
     segments: list[dict[str, Any]]
     suggestions: list[dict[str, Any]]
     vectors: np.ndarray  # float32 (len(segments), dim)
+    encode_s: float = 0.0  # seconds in the encoder (tokenising included unless prepared ahead)
+    propose_s: float = 0.0  # seconds scoring and proposing codes
 
 
 def prepare_chunk(chunk: Sequence[Segment], embedder: Embedder) -> Any | None:
@@ -60,25 +63,28 @@ def code_chunk(
     """Embed and propose codes for one chunk; segments of skipped speakers are kept but get none.
     prepared: `prepare_chunk(chunk, embedder)`, done ahead (optional)."""
     texts, sentences = [s.text for s in chunk], [s.sentences for s in chunk]
+    t0 = time.perf_counter()
     if prepared is None:
         encoded = embedder.encode_segments(texts, sentences)
     else:
         encoded = embedder.encode_segments(texts, sentences, prepared=prepared)  # type: ignore[call-arg]  # an embedder with prepare() takes it
     # Only data is coded: header lines and interviewer turns (Segment.role), and turns of a skipped
     # speaker, stay in the output as context with no proposals.
+    t1 = time.perf_counter()
     keep = [k for k, s in enumerate(chunk) if s.codable and (s.speaker is None or s.speaker.lower() not in skip_speakers)]
     proposals: list[list[CodeProposal]] = [[] for _ in chunk]
     if keep:
         sub = Encoded(encoded.vectors[keep], [encoded.sentence_vectors[k] for k in keep])
         for k, props in zip(keep, classifier.propose([chunk[k] for k in keep], sub), strict=True):
             proposals[k] = props
+    t2 = time.perf_counter()
     kept = set(keep)
     segs: list[dict[str, Any]] = []
     sugs: list[dict[str, Any]] = []
     for k, seg in enumerate(chunk):
         segs.append(segment_record(seg, first_index + k, coded=k in kept))
         sugs.extend(suggestion_record(seg, first_index + k, p, codebook, provenance) for p in proposals[k])
-    return CodedChunk(segs, sugs, np.ascontiguousarray(encoded.vectors, dtype=np.float32))
+    return CodedChunk(segs, sugs, np.ascontiguousarray(encoded.vectors, dtype=np.float32), encode_s=t1 - t0, propose_s=t2 - t1)
 
 
 def segment_from_record(rec: dict[str, Any]) -> Segment:

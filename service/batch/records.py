@@ -45,6 +45,7 @@ class BatchResult:
     code_counts: dict[str, dict[str, float]] = field(default_factory=dict)
     engine: str = "local"
     output_format: str = "jsonl"
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by phase (summary.json "timings_s")
 
     @property
     def segments_per_second(self) -> float:
@@ -164,6 +165,7 @@ def write_summary(out: Path, result: BatchResult, codebook: Codebook, provenance
         "engine": result.engine,
         "format": result.output_format,
         "skipped_files": result.skipped,
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
         "codes": by_code,
         **provenance,
     }

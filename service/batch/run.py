@@ -35,7 +35,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +87,7 @@ class Run:
     provenance: dict[str, Any]
     count_tokens: Callable[[str], int]
     started: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds by phase, into summary.json
 
     @property
     def out(self) -> Path:
@@ -193,6 +194,7 @@ def prepare_run(opts: BatchOptions, *, codebook: Codebook, embedder: Embedder, t
     scan = scan_inputs(list(opts.inputs), read=opts.read, segmentation=opts.segmentation,
                        count_tokens=embedder.count_tokens, limit=opts.limit, progress=scan_progress,
                        keep_segments=opts.scan_keep)
+    scanned = time.perf_counter() - started
     model = getattr(embedder, "fingerprint", embedder.model_id)
     checkpoint, sink = _open_run_folder(Path(opts.out_dir), _run_key(opts, scan, codebook, model, threshold), opts,
                                         _run_parts(opts, scan, codebook, model, threshold))
@@ -200,7 +202,7 @@ def prepare_run(opts: BatchOptions, *, codebook: Codebook, embedder: Embedder, t
         "model": f"{classifier_name}/{embedder.model_id}",
         "codebook": {"name": codebook.name, "version": codebook.version, "fingerprint": codebook.fingerprint},
     }
-    return Run(opts, scan, checkpoint, sink, provenance, embedder.count_tokens, started)
+    return Run(opts, scan, checkpoint, sink, provenance, embedder.count_tokens, started, {"scan": scanned})
 
 
 def run_batch(
@@ -250,6 +252,9 @@ def run_batch(
                 continue
             coded = code_chunk(chunk, k * size, embedder=embedder, classifier=classifier, codebook=codebook,
                                skip_speakers=skip, provenance=run.provenance, prepared=prepared) if chunk else None
+            if coded is not None:
+                run.timings["encode"] = run.timings.get("encode", 0.0) + coded.encode_s
+                run.timings["propose"] = run.timings.get("propose", 0.0) + coded.propose_s
             writer.submit(partial(write, k, docs, coded))
     stats1 = getattr(embedder, "stats", {"encoded": 0, "cache_hits": 0})
     return finish_run(run, dim=embedder.dim, model=getattr(embedder, "fingerprint", embedder.model_id),
@@ -269,17 +274,29 @@ def spare_core(embedder: Embedder) -> bool:
 
 def finish_run(run: Run, *, dim: int, model: str, codebook: Codebook, resumed_from: int, encoded: int,
                cache_hits: int, engine: str = "local") -> BatchResult:
-    """Check every chunk is written, then build the index, the sink's own files (JSONL: the CSV) and the summary."""
+    """Check every chunk is written, then build the index, the sink's own files (JSONL: the CSV) and the summary.
+
+    The summary's `timings_s` splits the wall time: scan (reading and segmenting the inputs once,
+    to count them), encode and propose (the local engine's coding loop; the Ray engine's workers
+    are not timed), finish_outputs (the sink's last files), index_build, index_save, and other:
+    the rest of the wall time (reading and writing that did not overlap the encoder, and waits)."""
     out, n = run.out, run.scan.segments
+    t0 = time.perf_counter()
     counts, n_suggestions = run.sink.finish(run.n_chunks)
+    t1 = time.perf_counter()
     index = FaissIndex.build(lambda: run.sink.vector_blocks(n, dim, run.n_chunks), n=n, dim=dim, model=model,
                              ann_threshold=run.opts.ann_threshold)
+    t2 = time.perf_counter()
     index.save(out / "index")
+    t3 = time.perf_counter()
+    seconds = t3 - run.started
+    timings = {**run.timings, "finish_outputs": t1 - t0, "index_build": t2 - t1, "index_save": t3 - t2}
+    timings["other"] = max(0.0, seconds - sum(timings.values()))
     result = BatchResult(
         out_dir=out, documents=run.scan.documents, segments=n, suggestions=n_suggestions, encoded=encoded,
-        cache_hits=cache_hits, resumed_from=resumed_from, seconds=time.perf_counter() - run.started,
+        cache_hits=cache_hits, resumed_from=resumed_from, seconds=seconds,
         skipped=[{"path": s.path, "reason": s.reason} for s in run.scan.skipped], engine=engine,
-        output_format=run.opts.output_format,
+        output_format=run.opts.output_format, timings=timings,
     )
     result.code_counts = write_summary(out, result, codebook, run.provenance, counts)
     run.checkpoint.state.update(status="complete", done=n)

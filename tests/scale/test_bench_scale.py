@@ -31,6 +31,7 @@ def test_bench_scale_5k(tmp_path):
     assert r["peak_rss_mb"] < 4096 and r["segments_per_second"] > 0
     assert r["index_kind"] == "ivf" and r["index_recall_at_10"] >= 0.97 and r["index_mb"] > N * 384 * 4 / 2**20
     assert r["suggestions"] > 0 and r["precision"] in ("fp32", "bf16")
+    assert r["timings_s"]["encode"] > 0 and r["timings_s"]["index_build"] > 0 and "time split (s): scan" in proc.stdout
     run = tmp_path / "work" / "run"
     assert len(list((run / "suggestions").glob("part-*.parquet"))) == 10
     corpus = tmp_path / "work" / "corpus"

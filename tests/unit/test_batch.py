@@ -60,6 +60,10 @@ def test_outputs_are_complete_and_consistent(tmp_path, fresh_embedder, seed):
     assert set(rows[0]) >= {"segment_id", "document", "start", "end", "speaker", "text", "code", "score", "evidence_sentence"}
     summary = json.loads((out / "summary.json").read_text())
     assert sum(c["segments"] for c in summary["codes"].values()) == len(sugs)
+    split = summary["timings_s"]  # the wall time by phase: every phase timed, none negative, adding up to the whole
+    assert set(split) == {"scan", "encode", "propose", "finish_outputs", "index_build", "index_save", "other"}
+    assert min(split.values()) >= 0 and split["encode"] > 0
+    assert abs(sum(split.values()) - summary["seconds"]) < 0.01
     vectors = np.fromfile(out / "embeddings.f32", dtype=np.float32).reshape(len(segs), 384)
     index = FaissIndex.load(out / "index", model=fresh_embedder.fingerprint)
     assert len(index) == len(segs) and index.search(vectors[5:6], 1)[1][0, 0] == 5
