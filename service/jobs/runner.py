@@ -2,7 +2,8 @@
 
 A job found "running" at start-up (the server stopped during it) is queued again. When the database
 cannot be reached, the runner logs the error once with its traceback, then waits longer between tries
-(up to MAX_BACKOFF_S) and says so only when the error changes, and logs when the database answers again."""
+(2 s, doubling up to MAX_BACKOFF_S) and says so only when the error changes, and logs when the database
+answers again. A job that finished while the database was away has its status written once it answers."""
 
 from __future__ import annotations
 
@@ -61,6 +62,10 @@ class JobRunner:
             job.status, job.started_at, job.attempts, job.error = "running", utcnow(), job.attempts + 1, None
             return job.id
 
+    def _finish(self, job_id: int, status: str, error: str | None) -> None:
+        with self.db.write() as s:
+            s.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
+
     def _run(self, job_id: int) -> None:
         with self.db.read() as s:
             kind = s.scalar(select(Job.kind).where(Job.id == job_id))
@@ -74,15 +79,19 @@ class JobRunner:
     def _loop(self) -> None:
         wait = POLL_S
         last_error: str | None = None
+        unrecorded: list[tuple[int, str, str | None]] = []  # finished jobs whose status could not be written yet
         while not self._stop.is_set():
             try:
+                while unrecorded:
+                    self._finish(*unrecorded[0])
+                    unrecorded.pop(0)
                 job_id = self._claim()
             except Exception as exc:  # the database went away: try again, less and less often
                 message = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 if last_error is None:
-                    log.exception("could not claim a job; trying again, less often, until the database answers")
+                    log.exception("cannot reach the job queue in the database; trying again, less often, until it answers")
                 elif message != last_error:
-                    log.warning("still cannot claim a job: %s", message)
+                    log.warning("still cannot reach the job queue: %s", message)
                 last_error = message
                 job_id = None
                 wait = min(wait * 2, MAX_BACKOFF_S)
@@ -101,5 +110,8 @@ class JobRunner:
             except Exception as exc:
                 log.error("job %s failed:\n%s", job_id, traceback.format_exc())
                 status, error = "failed", f"{type(exc).__name__}: {exc}"
-            with self.db.write() as s:
-                s.execute(update(Job).where(Job.id == job_id).values(status=status, error=error, finished_at=utcnow()))
+            try:
+                self._finish(job_id, status, error)
+            except Exception:  # the database went away during the job: record it once it answers
+                log.exception("could not record job %s as %s; will try again", job_id, status)
+                unrecorded.append((job_id, status, error))

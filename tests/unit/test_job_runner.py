@@ -58,3 +58,47 @@ def test_a_database_that_goes_away_is_logged_once_and_tried_less_often(tmp_path,
     finally:
         runner.stop()
     assert not runner._thread.is_alive()
+
+
+def test_a_job_that_finishes_while_the_database_is_away_is_recorded_when_it_answers(tmp_path, monkeypatch, caplog):
+    from service.storage.tables import Job, Project
+
+    monkeypatch.setattr(runner_module, "POLL_S", 0.02)
+    monkeypatch.setattr(runner_module, "MAX_BACKOFF_S", 0.1)
+    folder, away = tmp_path / "study", tmp_path / "away"
+    folder.mkdir()
+    db = Database(sqlite_url(folder / "loupe.db"))
+    db.migrate()
+    with db.write() as s:
+        project = Project(name="p")
+        s.add(project)
+        s.flush()
+        s.add(Job(project_id=project.id, kind="suggest"))
+    ran = []
+
+    def job_during_which_the_database_goes(self, job_id):  # the job's own work needs no pipeline here
+        ran.append(job_id)
+        folder.rename(away)  # the database's folder goes away while the job runs
+        self.db.dispose()
+
+    monkeypatch.setattr(JobRunner, "_run", job_during_which_the_database_goes)
+    runner = JobRunner(db, pipeline=None)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="loupe.jobs")
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any("could not record job" in r.getMessage() for r in caplog.records):
+            time.sleep(0.02)
+        assert ran == [1] and runner._thread.is_alive()
+        assert any("could not record job 1 as done" in r.getMessage() for r in caplog.records)
+        away.rename(folder)  # it is back, the job still "running" in it
+        deadline = time.monotonic() + 5
+        status = None
+        while time.monotonic() < deadline and status != "done":
+            time.sleep(0.05)
+            with db.read() as s:
+                status = s.get_one(Job, 1).status
+        assert status == "done" and ran == [1]  # recorded, not run again
+    finally:
+        runner.stop()
+    db.dispose()
