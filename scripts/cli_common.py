@@ -77,7 +77,9 @@ def ctrl_c_kept() -> Iterator[Callable[[], None]]:
     Python drops an exception raised while a finalizer (`__del__`, a collected generator's
     `finally`) runs, printing "Exception ignored in ...": a Ctrl-C that lands there would be lost
     and the run would go on to its end. With the mark it stops at the next chunk instead.
-    Off the main thread (where Python allows no signal handler) `check()` does nothing."""
+    Off the main thread (where Python allows no signal handler), or where SIGINT does not have
+    Python's default handler (ignored, as for a background job of a script, or someone else's
+    handler), nothing is installed and `check()` does nothing."""
     hit = threading.Event()
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -88,7 +90,7 @@ def ctrl_c_kept() -> Iterator[Callable[[], None]]:
         if hit.is_set():
             raise KeyboardInterrupt
 
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield check
         return
     previous = signal.signal(signal.SIGINT, on_sigint)

@@ -73,17 +73,26 @@ def test_a_ctrl_c_that_lands_in_a_finalizer_still_stops_the_run_at_the_next_chun
 
     class Finalized:
         def __del__(self) -> None:
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # to this thread, so the handler runs inside __del__
             for _ in range(10_000):  # the handler runs here, inside __del__, and Python drops its KeyboardInterrupt
                 pass
 
-    previous = signal.getsignal(signal.SIGINT)
-    with ctrl_c_kept() as check:
-        check()  # no Ctrl-C yet: nothing happens
-        Finalized()  # made and finalised at once
-        with pytest.raises(KeyboardInterrupt):
-            check()
-    assert signal.getsignal(signal.SIGINT) is previous  # the handler is put back
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in `loupe code` (a test runner may differ)
+    try:
+        with ctrl_c_kept() as check:
+            check()  # no Ctrl-C yet: nothing happens
+            Finalized()  # made and finalised at once
+            with pytest.raises(KeyboardInterrupt):
+                check()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job of a script: Ctrl-C is not for it
+        with ctrl_c_kept() as check:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # left alone
+            signal.raise_signal(signal.SIGINT)
+            check()  # ignored, as before
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
 
 def _loupe(args: list[str], env: dict[str, str]) -> subprocess.Popen:
