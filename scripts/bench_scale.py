@@ -11,7 +11,8 @@
    cache, the model's load included, and reads the child's peak resident memory from the kernel
    (getrusage of the waited-for child: the VmHWM of that process).
 3. Prints a table and writes scale.json: segments, seconds, segments per second, peak RSS, the
-   faiss index's kind, size and measured recall, and the size of the outputs.
+   faiss index's kind, size and measured recall, the size of the outputs, the run's time split
+   by phase (summary.json's `timings_s`), the CPU and the load average before and after.
 Needs ../shared/datasets beside the checkout.
 """
 

@@ -202,7 +202,7 @@ def prepare_run(opts: BatchOptions, *, codebook: Codebook, embedder: Embedder, t
         "model": f"{classifier_name}/{embedder.model_id}",
         "codebook": {"name": codebook.name, "version": codebook.version, "fingerprint": codebook.fingerprint},
     }
-    return Run(opts, scan, checkpoint, sink, provenance, embedder.count_tokens, started, {"scan": scanned})
+    return Run(opts, scan, checkpoint, sink, provenance, embedder.count_tokens, started, {"scan": scanned, "encode": 0.0, "propose": 0.0})
 
 
 def run_batch(
@@ -276,10 +276,12 @@ def finish_run(run: Run, *, dim: int, model: str, codebook: Codebook, resumed_fr
                cache_hits: int, engine: str = "local") -> BatchResult:
     """Check every chunk is written, then build the index, the sink's own files (JSONL: the CSV) and the summary.
 
-    The summary's `timings_s` splits the wall time: scan (reading and segmenting the inputs once,
-    to count them), encode and propose (the local engine's coding loop; the Ray engine's workers
-    are not timed), finish_outputs (the sink's last files), index_build, index_save, and other:
-    the rest of the wall time (reading and writing that did not overlap the encoder, and waits)."""
+    The summary's `timings_s` splits the wall time of this process: scan (reading and segmenting
+    the inputs once, to count them), encode (the encoder, with the embedding cache's lookups and
+    writes, and tokenising unless the read-ahead thread did it) and propose (scoring and
+    proposals) in the local engine's coding loop (0 on a Ray run, whose workers are not timed),
+    finish_outputs (the sink's last files), index_build, index_save, and other: the rest (reading,
+    segmenting and writing chunks where no thread overlaps them with the encoder, and waits)."""
     out, n = run.out, run.scan.segments
     t0 = time.perf_counter()
     counts, n_suggestions = run.sink.finish(run.n_chunks)

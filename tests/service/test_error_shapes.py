@@ -131,13 +131,15 @@ def test_a_value_postgresql_cannot_store_is_422_and_stores_nothing(tmp_path, mak
     from tests.api.conftest import postgres_database
 
     url, drop = postgres_database()
-    app = make_app(tmp_path / "pg", url)
     try:
-        pid, owner = new_project(app.url, retrain_every=0)
-        body = _shape(owner.post(f"/projects/{pid}/memos", json={"target_kind": "project", "target": "", "text": "a\x00b"}), 422)
-        assert body["error"] == "invalid_value" and "NUL" in body["detail"]
-        assert owner.ok("GET", f"/projects/{pid}/memos") == []
-        assert _shape(Api(app.url).post("/projects", json={"name": "s", "owner": "o", "description": "x\x00"}), 422)["error"] == "invalid_value"
+        app = make_app(tmp_path / "pg", url)
+        try:
+            pid, owner = new_project(app.url, retrain_every=0)
+            body = _shape(owner.post(f"/projects/{pid}/memos", json={"target_kind": "project", "target": "", "text": "a\x00b"}), 422)
+            assert body["error"] == "invalid_value" and "NUL" in body["detail"]
+            assert owner.ok("GET", f"/projects/{pid}/memos") == []
+            assert _shape(Api(app.url).post("/projects", json={"name": "s", "owner": "o", "description": "x\x00"}), 422)["error"] == "invalid_value"
+        finally:
+            app.close()  # before the database goes: its job runner would poll a dropped database
     finally:
-        app.close()
         drop()
