@@ -36,7 +36,7 @@ class CodedChunk:
     segments: list[dict[str, Any]]
     suggestions: list[dict[str, Any]]
     vectors: np.ndarray  # float32 (len(segments), dim)
-    encode_s: float = 0.0  # seconds in the encoder (tokenising included unless prepared ahead)
+    encode_s: float = 0.0  # seconds in the encoder (tokenising included unless the chunk came prepared)
     propose_s: float = 0.0  # seconds scoring and proposing codes
 
 

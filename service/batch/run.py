@@ -278,10 +278,11 @@ def finish_run(run: Run, *, dim: int, model: str, codebook: Codebook, resumed_fr
 
     The summary's `timings_s` splits the wall time of this process: scan (reading and segmenting
     the inputs once, to count them), encode (the encoder, with the embedding cache's lookups and
-    writes, and tokenising unless the read-ahead thread did it) and propose (scoring and
+    writes; tokenising too where the embedder has no `prepare` step) and propose (scoring and
     proposals) in the local engine's coding loop (0 on a Ray run, whose workers are not timed),
     finish_outputs (the sink's last files), index_build, index_save, and other: the rest (reading,
-    segmenting and writing chunks where no thread overlaps them with the encoder, and waits)."""
+    segmenting, tokenising and writing chunks where no thread overlaps them with the encoder, and
+    waits)."""
     out, n = run.out, run.scan.segments
     t0 = time.perf_counter()
     counts, n_suggestions = run.sink.finish(run.n_chunks)
