@@ -122,7 +122,7 @@ def test_ctrl_c_and_kill_9_then_resume_gives_the_clean_result(tmp_path):
     csv_path = shared_path("datasets", "benoit2016_crowd_immigration", "sentences.csv")
     env = {**os.environ, "LOUPE_DATA_DIR": str(tmp_path / "data"), "LOUPE_CHUNK_SIZE": "100", "LOUPE_THREADS": "2"}
     args = ["code", str(csv_path), "--text-column", "sentence_text", "--id-column", "sentenceid",
-            "--limit", "1500", "--quiet", "--out"]
+            "--limit", "1000", "--quiet", "--out"]
     out = tmp_path / "interrupted"
 
     proc = _loupe([*args, str(out)], env)
@@ -149,4 +149,4 @@ def test_ctrl_c_and_kill_9_then_resume_gives_the_clean_result(tmp_path):
     for name in ("segments.jsonl", "suggestions.jsonl", "embeddings.f32", "suggestions.csv"):
         assert (out / name).read_bytes() == (clean / name).read_bytes(), name
     ids = [json.loads(line)["id"] for line in (out / "segments.jsonl").read_text().splitlines()]
-    assert len(ids) == len(set(ids)) == 1500
+    assert len(ids) == len(set(ids)) == 1000
