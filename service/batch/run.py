@@ -253,8 +253,8 @@ def run_batch(
             coded = code_chunk(chunk, k * size, embedder=embedder, classifier=classifier, codebook=codebook,
                                skip_speakers=skip, provenance=run.provenance, prepared=prepared) if chunk else None
             if coded is not None:
-                run.timings["encode"] = run.timings.get("encode", 0.0) + coded.encode_s
-                run.timings["propose"] = run.timings.get("propose", 0.0) + coded.propose_s
+                run.timings["encode"] += coded.encode_s  # both start at 0 in prepare_run
+                run.timings["propose"] += coded.propose_s
             writer.submit(partial(write, k, docs, coded))
     stats1 = getattr(embedder, "stats", {"encoded": 0, "cache_hits": 0})
     return finish_run(run, dim=embedder.dim, model=getattr(embedder, "fingerprint", embedder.model_id),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-import types
 
 from service.jobs import runner as runner_module
 from service.jobs.runner import JobRunner
@@ -79,14 +78,15 @@ def test_a_job_that_finishes_while_the_database_is_away_is_recorded_when_it_answ
         s.add(Job(project_id=project.id, kind="suggest"))
     ran = []
 
-    def job_during_which_the_database_goes(self, job_id):  # the job's own work needs no pipeline here
+    runner = JobRunner(db, pipeline=None)  # type: ignore[arg-type]
+
+    def job_during_which_the_database_goes(job_id):  # the job's own work needs no pipeline here
         ran.append(job_id)
         folder.rename(away)  # the database's folder goes away while the job runs
-        self.db.dispose()
+        db.dispose()
 
-    runner = JobRunner(db, pipeline=None)  # type: ignore[arg-type]
     # On this runner only: another test's app alive in this worker must keep its own _run.
-    monkeypatch.setattr(runner, "_run", types.MethodType(job_during_which_the_database_goes, runner))
+    monkeypatch.setattr(runner, "_run", job_during_which_the_database_goes)
     caplog.set_level(logging.INFO, logger="loupe.jobs")
     runner.start()
     try:
