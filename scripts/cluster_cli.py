@@ -29,7 +29,7 @@ def cluster(
     codebook: Annotated[str, typer.Option(help='for files: "seed" or a codebook file; coverage is measured against it')] = "seed",
     unit: Annotated[Literal["auto", "sentence", "turn", "paragraph", "window"], typer.Option(help="for files: segmentation unit")] = "auto",
     text_column: Annotated[str, typer.Option(help="for .csv/.jsonl files: the text column")] = "text",
-    threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="for files: a code scored at or above this covers a segment")] = 0.5,
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0, help="for files: the proposal threshold; a code covers a segment at or above this or 0.9, whichever is higher")] = 0.5,
     method: Annotated[Literal["auto", "hdbscan", "kmeans"], typer.Option(help="auto: HDBSCAN up to 20,000 segments, else k-means")] = "auto",
     min_cluster_size: Annotated[int | None, typer.Option(min=2, help="HDBSCAN (default: max(5, n/200))")] = None,
     k: Annotated[int | None, typer.Option(min=2, help="k-means clusters (default: sqrt(n/2))")] = None,

@@ -120,6 +120,21 @@ def describe_clusters(
     return out
 
 
+COVER_SCORE = 0.9
+"""A code covers a passage, for discovery, when it scores at least this (or the proposal threshold,
+when that is higher). Proposals use a recall-first gate, 0.5 by default: a reviewer would rather
+reject a weak candidate than never see a right one, so most passages of an interview get some
+proposal, and at 0.5 almost every cluster would count as covered. Discovery asks a different
+question, whether a code clearly fits. 0.9 is a zero-shot similarity of 0.41 (center 0.3,
+temperature 0.05), one step above the gate of 0.40 at which 7% of the interview dev set's
+off-topic turns are coded (docs/zero-shot.md, the policy table)."""
+
+
+def cover_threshold(threshold: float) -> float:
+    """The score at which a code covers a passage for discovery: COVER_SCORE, or `threshold` if higher."""
+    return max(float(threshold), COVER_SCORE)
+
+
 def member_codes(scores: np.ndarray | None, codes: list[str], threshold: float, accepted: dict[int, set[str]] | None = None) -> list[set[str]]:
     """The codes each row carries: accepted ones, and those scored at or above the threshold."""
     n = scores.shape[0] if scores is not None else 0

@@ -3,7 +3,9 @@ covers as candidate codes, and let the owner adopt, merge or dismiss each one.
 
 Coverage counts, for each segment, the codes it carries now: those a coder applied (the ledger's
 current codings; a code a coder rejected does not count), and the model's suggestions under the
-current codebook scored at or above the project's threshold. When no suggest job has run under
+current codebook scored at or above the discovery cover score (models.discovery.describe.COVER_SCORE,
+0.9, or the project's threshold when higher: proposals are recall-first, coverage asks whether a
+code clearly fits). When no suggest job has run under
 the current codebook, the zero-shot classifier scores the segments inside the cluster job.
 
 Adopting a candidate makes a new codebook version with the new code (its representatives as
@@ -21,9 +23,10 @@ import numpy as np
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from models.base import Span
+from models.base import Segment, Span
 from models.codebook import Codebook, children_of, code_entry
 from models.discovery.clustering import ClusterConfig
+from models.discovery.describe import cover_threshold
 from models.discovery.pipeline import DiscoveryConfig, cluster_record, discover
 from models.exchange.qda import slug
 from service.codebooks.versions import (
@@ -104,7 +107,9 @@ def project_segments(db: Database, pipeline: Pipeline, project: Project) -> Proj
     if not suggestions and n:  # no suggest job under this codebook: score here (the cache makes re-encoding cheap)
         encoded = pipeline.embedder.encode_segments([r.text for r in rows], spans)
         vectors[missing] = encoded.vectors[missing]
-        scores = pipeline.classifier(codebook, project.threshold).score(encoded)
+        segments = [Segment(id=str(r.id), document_id=r.name, ordinal=k, start=0, end=len(r.text), text=r.text, sentences=spans[k])
+                    for k, r in enumerate(rows)]  # the texts let exclude-named phrases ("trust board") act, as in the suggest job
+        scores = pipeline.classifier(codebook, project.threshold).score(encoded, segments)
     elif missing:
         vectors[missing] = pipeline.embedder.encode_segments([rows[k].text for k in missing], [spans[k] for k in missing]).vectors
     for lo in range(0, len(missing), 500):  # store what was encoded, in bounded statements
@@ -120,7 +125,7 @@ def project_segments(db: Database, pipeline: Pipeline, project: Project) -> Proj
             if sid in row_of and code in col:
                 scores[row_of[sid], col[code]] = score
     carried: list[set[str]] = [set() for _ in range(n)]
-    rows_i, cols_j = np.nonzero(scores >= project.threshold)
+    rows_i, cols_j = np.nonzero(scores >= cover_threshold(project.threshold))
     for i, j in zip(rows_i, cols_j, strict=True):
         carried[int(i)].add(codes[int(j)])
     applied: dict[int, set[str]] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from models.codebook import resolve_codebook
-from models.discovery.describe import member_codes
+from models.discovery.describe import cover_threshold, member_codes
 from models.text.segment import SegmentationConfig
 from service.batch.inputs import ReadOptions, load_corpus
 from service.discovery.clusters import ProjectSegments
@@ -34,7 +34,7 @@ def discover_inputs(settings: Settings, paths: list[Path], *, codebook: str = "s
         scores[lo:lo + len(part)] = classifier.score(encoded, part)
     data = ProjectSegments(
         ids=[f"{s.document_id}#{s.ordinal}" for s in segs], texts=[s.text for s in segs], documents=[s.document_id for s in segs],
-        speakers=[s.speaker for s in segs], vectors=vectors, carried=member_codes(scores, classifier.codes, threshold),
+        speakers=[s.speaker for s in segs], vectors=vectors, carried=member_codes(scores, classifier.codes, cover_threshold(threshold)),
         scores=scores, codes=list(classifier.codes), book=None, codebook=book,
     )
     return data, book.name
