@@ -98,7 +98,10 @@ def decode_bytes(data: bytes, path: str | Path, encoding: str | None = None) -> 
 def looks_like_transcript(text: str) -> bool:
     """True when at least three lines start with a speaker label and some label recurs, or when
     the body (below any header lines) shows an exchange of known labels even in two turns: an
-    interviewer's label and another speaker's ("Interviewer:" / "P1:"), or two participants'."""
+    interviewer's label and another speaker's ("Interviewer:" / "P1:"), or two participants'. A
+    one-line interviewer's turn is a transcript too (see speaker_labels)."""
+    if _single_line_interviewer(text, DEFAULT_INTERVIEWER_LABELS) is not None:
+        return True
     labels = [m.group("label") for m in SPEAKER_RE.finditer(text)]
     if len(labels) >= 3 and len(set(labels)) < len(labels):
         return True
@@ -106,6 +109,18 @@ def looks_like_transcript(text: str) -> bool:
         return False
     start, end = body_range(text)
     return two_turn_transcript(m.group("label") for m in SPEAKER_RE.finditer(text, start, end))
+
+
+def _single_line_interviewer(doc_text: str, interviewer_labels: tuple[str, ...]) -> str | None:
+    """The label, when `doc_text` is one line that opens with an interviewer's label followed by at
+    least two words; else None."""
+    text = doc_text.strip()
+    if "\n" in text or "\r" in text:
+        return None
+    m = SPEAKER_RE.match(text)
+    if m is None or not is_interviewer_label(m.group("label"), interviewer_labels):
+        return None
+    return m.group("label") if len(text[m.end():].split()) >= 2 else None
 
 
 def speaker_labels(
@@ -118,7 +133,13 @@ def speaker_labels(
     participant labels and the labels next to an interviewer's, even when used once.
 
     A one-off label that is neither ("Date: March 2024", "Note: ...") is treated as ordinary text.
+    A one-line document that is an interviewer's question or remark ("Interviewer: Who holds the
+    purse strings?", a row of a .csv or .jsonl of turns) is that interviewer's turn: its label is
+    an interviewer's and at least two words follow it ("Interviewer: JS" stays a metadata line).
     """
+    single = _single_line_interviewer(doc_text, interviewer_labels)
+    if single is not None:
+        return {single}
     counts = Counter(m.group("label") for m in SPEAKER_RE.finditer(doc_text))
     declared = set(json.loads((metadata or {}).get("speakers", "[]")))
     labels = {label for label, n in counts.items() if n >= 2} | declared
