@@ -126,6 +126,17 @@ class Codebook:
         blob = json.dumps(self.source, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
+    @property
+    def scoring_fingerprint(self) -> str:
+        """`fingerprint` with the not-coded list in effect: a codebook that brings no list of its own
+        is scored with Loupe's shipped one (default_not_coded), so a change to that list changes
+        this, and a batch run or a stored suggestion scored with the old list is not taken for the
+        new one."""
+        if self.not_coded is not None:
+            return self.fingerprint
+        blob = json.dumps([self.fingerprint, list(default_not_coded())], ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
     def ancestors(self, path: str) -> list[str]:
         out, parent = [], self[path].parent
         while parent:

@@ -157,7 +157,7 @@ class ZeroShotClassifier:
 
     @property
     def model_name(self) -> str:
-        return f"{self.name}:{self.codebook.fingerprint}"
+        return f"{self.name}:{self.codebook.scoring_fingerprint}"
 
     # -- similarities ------------------------------------------------------------------------------
     def _code_sims(self, units: np.ndarray) -> np.ndarray:

@@ -119,7 +119,7 @@ def _run_key(opts: BatchOptions, scan: Scan, codebook: Codebook, model: str, thr
     blob = json.dumps(
         {
             "corpus": scan.fingerprint,
-            "codebook": codebook.fingerprint,
+            "codebook": codebook.scoring_fingerprint,  # with the not-coded list in effect
             "model": model,
             "segmentation": asdict(opts.segmentation),
             "read": asdict(opts.read),
@@ -146,7 +146,7 @@ def _run_parts(opts: BatchOptions, scan: Scan, codebook: Codebook, model: str, t
 
     return {
         "inputs": h({"corpus": scan.fingerprint, "read": asdict(opts.read), "limit": opts.limit}),
-        "codebook": h(codebook.fingerprint),
+        "codebook": h(codebook.scoring_fingerprint),
         "model": h(model),
         "settings": h({"segmentation": asdict(opts.segmentation), "threshold": threshold, "skip_speakers": sorted(opts.skip_speakers),
                        "format": opts.output_format, "chunk_size": opts.chunk_size if SINKS[opts.output_format].chunked else None}),

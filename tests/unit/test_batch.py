@@ -115,6 +115,21 @@ def test_different_run_in_same_folder_is_refused(tmp_path, fresh_embedder, seed)
     assert result.segments == 30
 
 
+def test_a_changed_not_coded_list_is_a_different_run(tmp_path, fresh_embedder, seed, monkeypatch):
+    """The seed codebook brings no not-coded list, so Loupe's shipped one is in effect: a change to
+    that list changes the suggestions, so it is a different run (and a different model name), not a
+    run to resume."""
+    import models.codebook
+
+    _run(tmp_path / "r", fresh_embedder, seed, limit=20)
+    name = ZeroShotClassifier(seed, fresh_embedder).model_name
+    shipped = models.codebook.default_not_coded()
+    monkeypatch.setattr(models.codebook, "default_not_coded", lambda: shipped[:-1])
+    assert ZeroShotClassifier(seed, fresh_embedder).model_name != name
+    with pytest.raises(RunConflict, match="different codebook"):
+        _run(tmp_path / "r", fresh_embedder, seed, limit=20)
+
+
 def test_bad_files_are_skipped_or_fail(tmp_path, fresh_embedder, seed):
     corpus = tmp_path / "corpus"
     shutil.copytree(SAMPLE, corpus)
