@@ -1,7 +1,7 @@
 """Zero-shot benchmark: do the codebook's suggestions hold up on text the project was not built from?
 
     python scripts/bench_zero_shot.py [--datasets litreview,interview,transcripts,benoit]
-        [--threshold 0.5] [--out bench-results/zero_shot.json] [--variants]
+        [--threshold 0.5] [--out bench-results/zero_shot.json] [--variants] [--ceiling]
 
 Every dataset is written as an input file and coded by the real `loupe code` command (a
 subprocess, output in a temporary folder), so the figures are the ones a user gets. The
@@ -30,7 +30,9 @@ several segments, its suggestions are those of all its segments. Metrics per dat
   when any of its suggestions is that code or below it).
 
 --variants also scores design variants of the zero-shot scorer and of its proposal policy
-in-process, from one encoding of the segments `loupe code` made (docs/zero-shot.md).
+in-process, from one encoding of the segments `loupe code` made (docs/zero-shot.md). --ceiling
+fits a supervised logistic regression on each set's own gold by stratified 5-fold (the on-topic
+passages' embeddings): how far the encoder's embeddings tell the codes apart at all.
 
 Writes JSON with the git commit, the codebook fingerprints and the settings beside the figures.
 """
@@ -43,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Annotated
@@ -241,6 +244,60 @@ def run_variants(sets: list[Dataset], runs: dict[str, dict], variants: dict[str,
     return out
 
 
+def run_ceiling(sets: list[Dataset], runs: dict[str, dict], folds: int = 5, cs: tuple[float, ...] = (1.0, 10.0, 100.0)) -> dict:
+    """What the encoder's embeddings can tell apart on each dataset's own gold: a logistic
+    regression on the MiniLM embedding of each on-topic passage (the mean of its segments'),
+    trained and scored by stratified k-fold on the dataset itself. Not a method Loupe uses: a
+    classifier trained on four fifths of the very set it is scored on is a generous bound for
+    what decisions on similar text could teach a head on these embeddings. A dataset with a single
+    code, or fewer than 2 * `folds` on-topic passages, is skipped; a code with fewer passages than
+    folds (the literature review's one control paragraph) is always wrong in some fold.
+    Returns {evaluation: {"passages", "per_code", "zero_shot_forced_top1", "supervised": {C: {accuracy, kappa}}}}."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import cohen_kappa_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from service.pipeline import build_embedder
+    from service.settings import get_settings
+
+    embedder = build_embedder(get_settings())
+    forced = run_variants(sets, runs, {"winner": {}})["winner"]
+    out: dict[str, dict] = {}
+    for ds in sets:
+        records = [r for r in runs[ds.name]["segments"] if r.get("coded", True)]
+        segs = _segments(records)
+        vectors = embedder.encode_segments([s.text for s in segs], [s.sentences for s in segs]).vectors
+        units = ds.units(records)
+        for ev_name, gold in ds.evaluations.items():
+            on = [g for g in gold if g.kind == "on_topic" and units.get(g.id)]
+            labels = sorted({g.gold for g in on})
+            y = np.array([labels.index(g.gold) for g in on])
+            if len(labels) < 2 or len(on) < 2 * folds:
+                continue
+            x = np.stack([vectors[units[g.id]].mean(axis=0) for g in on])
+            x /= np.linalg.norm(x, axis=1, keepdims=True)
+            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+            supervised = {}
+            for c in cs:
+                with warnings.catch_warnings():  # "the least populated class has only 1 member": kept, and said in the docstring
+                    warnings.simplefilter("ignore", UserWarning)
+                    pred = cross_val_predict(LogisticRegression(C=c, max_iter=5000), x, y, cv=cv)
+                supervised[str(c)] = {"accuracy": float(np.mean(pred == y)), "kappa": float(cohen_kappa_score(y, pred))}
+            out[ev_name] = {"passages": len(on), "per_code": dict(zip(labels, np.bincount(y).tolist(), strict=True)),
+                            "zero_shot_forced_top1": forced.get(ev_name, {}).get("forced_top1"), "supervised": supervised}
+    return out
+
+
+def print_ceiling(results: dict[str, dict]) -> None:
+    table = Table(title="What the embeddings tell apart: supervised logistic regression, stratified 5-fold on each set's own gold")
+    for col in ("dataset", "on-topic passages", "zero-shot forced top-1", *(f"supervised acc / kappa, C={c}" for c in ("1", "10", "100"))):
+        table.add_column(col, justify="right" if col != "dataset" else "left")
+    for name, r in results.items():
+        cells = [f"{r['supervised'][c]['accuracy']:.2f} / {r['supervised'][c]['kappa']:.2f}" for c in r["supervised"]]
+        table.add_row(name, str(r["passages"]), _fmt(r["zero_shot_forced_top1"], 2), *cells)
+    console.print(table)
+
+
 def print_variants(results: dict[str, dict], title: str) -> None:
     evs = list(next(iter(results.values())))
     table = Table(title=title, title_justify="left")
@@ -326,6 +383,7 @@ def main(
     cache: Annotated[bool, typer.Option(help="let `loupe code` use its persistent embedding cache")] = True,
     label: Annotated[str, typer.Option(help="a name for this run, stored in the JSON")] = "",
     variants: Annotated[bool, typer.Option(help="also score the scorer's design variants and policies in-process (docs/zero-shot.md)")] = False,
+    ceiling: Annotated[bool, typer.Option(help="also fit a supervised classifier on each set's own gold (k-fold): what the embeddings can tell apart")] = False,
 ) -> None:
     names = [n.strip() for n in datasets.split(",") if n.strip()]
     sets = load_datasets(names, interviews, shared)
@@ -356,6 +414,9 @@ def main(
             print_variants(record["variants"], "Scorer variants (one change each from the winner; in-process, same segments)")
             record["policies"] = run_variants(sets, runs, POLICIES)
             print_variants(record["policies"], "Proposal policy (the winning scorer; center = similarity at score 0.5)")
+        if ceiling:
+            record["ceiling"] = run_ceiling(sets, runs)
+            print_ceiling(record["ceiling"])
     finally:
         if tmp is not None:
             tmp.cleanup()
