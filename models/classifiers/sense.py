@@ -17,6 +17,10 @@ def _stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS)
 
 
+def _pairs(words: list[str]) -> list[tuple[str, str]]:
+    return list(zip(words, words[1:], strict=False))
+
+
 def sense_phrases(name_words: set[str], excludes: Sequence[str]) -> list[str]:
     """Two-word phrases of the exclude criteria built on one of the code's own words.
 
@@ -25,13 +29,22 @@ def sense_phrases(name_words: set[str], excludes: Sequence[str]) -> list[str]:
 
     The other word must be a content word (not a stop word, not one of the code's words). Text in
     parentheses is left out: there criteria point to other codes ("(code shared leadership)").
+    A phrase does not cross punctuation ('not the word "trust"', "policy, strategy"), and a word
+    after the code's own must not be a past participle: "power exercised through money" and
+    "leadership shared across partners" use the word in its own sense.
+
+    >>> sense_phrases({"power"}, ["Power exercised through money (code funding)."])
+    []
     """
     stop = _stop_words()
     out: list[str] = []
     for text in excludes:
-        words = [w.lower() for w in _WORD.findall(re.sub(r"\([^)]*\)", " ", text))]
-        for a, b in zip(words, words[1:], strict=False):
+        runs = re.split(r"[^\w\s'-]+", re.sub(r"\([^)]*\)", " ", text))
+        pairs = [pair for run in runs for pair in _pairs([w.lower() for w in _WORD.findall(run)])]
+        for a, b in pairs:
             for own, other in ((a, b), (b, a)):
+                if own == a and other.endswith("ed"):
+                    continue  # "power exercised", "leadership shared": a verb, not a compound
                 if own in name_words and other not in name_words and other not in stop and len(other) > 2:
                     phrase = f"{a} {b}"
                     if phrase not in out:

@@ -99,7 +99,11 @@ def test_trust_itself_is_still_coded_trust(zero_shot, embedder, text):
 def test_sense_phrases_come_from_excludes_and_skip_pointers():
     excludes = ["An NHS trust or the trust board as an organisation (code organisational trust).", "Trust as such."]
     assert sense_phrases({"trust"}, excludes) == ["nhs trust", "trust board"]
-    assert sense_phrases({"leadership"}, ["Leadership shared across a group (code shared leadership)."]) == ["leadership shared"]
+    # the word in its own sense: a verb after it, or a pair across punctuation, is no other sense
+    assert sense_phrases({"leadership"}, ["Leadership shared across a group (code shared leadership)."]) == []
+    assert sense_phrases({"power"}, ["Power exercised through money."]) == []
+    assert sense_phrases({"trust"}, ['Code what is said, not the word "trust".', "Policy, trust or strategy."]) == []
+    assert sense_phrases({"trust"}, ["An acute, mental health or ambulance trust."]) == ["ambulance trust"]
 
 
 def test_threshold_and_relative_policy(seed, embedder, zero_shot):
