@@ -170,6 +170,7 @@ VARIANTS: dict[str, dict] = {
     "exclude: none": {"exclude": "none", "sense_phrases": False},
     "exclude: subtract (weight 0.5)": {"exclude": "subtract"},
     "exclude: veto without sense phrases": {"sense_phrases": False},
+    "exclude: criteria that name phrases only mask": {"phrase_excludes": "mask"},
     "not-coded passages: no veto": {"not_coded": "none"},
     "normalise per code over the corpus": {"normalise": "corpus"},
 }

@@ -17,9 +17,10 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
 INTERVIEWS = ROOT / "eval" / "data" / "interview_turns"
+HELDOUT = ROOT / "eval" / "data" / "heldout_interviews"
 BENOIT_CODEBOOK = ROOT / "eval" / "data" / "benoit_immigration_codebook.yaml"
 NONE = "none"
-ALL = ("litreview", "interview", "transcripts", "benoit")
+ALL = ("litreview", "interview", "transcripts", "heldout", "benoit")
 console = Console(width=150)
 
 
@@ -114,7 +115,7 @@ def interview_turns(folder: Path) -> Dataset:
                           note="hand-written interview turns, one per row")
 
 
-def transcripts(folder: Path) -> Dataset:
+def transcripts(folder: Path, name: str = "transcripts") -> Dataset:
     """Whole transcripts coded as files; gold.jsonl gives each participant answer's file and text.
 
     An answer's suggestions are those of the segments that overlap it. Every other line (header
@@ -167,7 +168,7 @@ def transcripts(folder: Path) -> Dataset:
         extra = sorted(pid for pid in passage_of(segments) if pid not in spans)
         return gold + [Gold(pid, NONE, "not_data") for pid in extra]
 
-    return Dataset("transcripts", "seed", write, assign, {"transcripts": gold}, units,
+    return Dataset(name, "seed", write, assign, {name: gold}, units,
                    note="whole transcripts; answers located by their text, every other segment is not data",
                    late_gold=evaluations)
 
@@ -209,6 +210,8 @@ def load_datasets(names: list[str], interviews: Path, shared: Path = SHARED) -> 
                 console.print(f"[yellow]skipped transcripts:[/] {interviews / 'transcripts' / 'gold.jsonl'} is absent")
                 continue
             out.append(transcripts(interviews / "transcripts"))
+        elif name == "heldout":
+            out.append(transcripts(HELDOUT, "heldout"))
         elif name == "benoit":
             out.append(benoit(shared / "benoit2016_crowd_immigration", BENOIT_CODEBOOK))
         else:

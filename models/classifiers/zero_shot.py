@@ -59,6 +59,7 @@ UNITS = ("max", "passage", "sentence", "mix")
 EXCLUDES = ("veto", "subtract", "none")
 NOT_CODED = ("veto", "none")
 NORMALISE = ("none", "corpus")
+PHRASE_EXCLUDES = ("veto", "mask")
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,14 @@ class ZeroShotConfig:
     exclude: str = "veto"  # veto | subtract | none
     exclude_weight: float = 0.5  # exclude="subtract": sim - weight * max(0, sim_exclude - sim)
     sense_phrases: bool = True  # take the code's word out of phrases its exclude criteria name
+    phrase_excludes: str = "veto"  # veto | mask: an exclude criterion that names sense phrases also vetoes by similarity, or only masks
     not_coded: str = "veto"  # veto | none: a unit closer to a not-coded passage than to a code does not count for it
     normalise: str = "none"  # none | corpus (z-score per code over the segments scored together)
 
     def __post_init__(self) -> None:
         for name, allowed in (("prototypes", PROTOTYPES), ("hierarchy", HIERARCHIES), ("unit", UNITS),
                               ("exclude", EXCLUDES), ("normalise", NORMALISE),
-                              ("not_coded", NOT_CODED)):
+                              ("not_coded", NOT_CODED), ("phrase_excludes", PHRASE_EXCLUDES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"ZeroShotConfig.{name} must be one of {', '.join(allowed)}")
 
@@ -138,6 +140,9 @@ class ZeroShotClassifier:
         self._centroids = (cent / np.linalg.norm(cent, axis=1, keepdims=True)).astype(np.float32)
         # exclude criteria that apply to each code: its own and its ancestors'
         self._excl_cols = [np.flatnonzero(np.isin(self._excl_owner, path)) for path in self._path]
+        if config.sense_phrases and config.phrase_excludes == "mask":  # criteria that name phrases act by masking only
+            named = np.array([bool(sense_phrases(self._name_words(o), [t])) for t, o in zip(excl_texts, excl_owner, strict=True)], dtype=bool)
+            self._excl_cols = [cols[~named[cols]] for cols in self._excl_cols]
         # prototype rows of each code's branch (its evidence is matched among them)
         self._branch_cols = [np.flatnonzero(np.isin(self._owner, sub)) for sub in self._subtree]
         # phrases that use a code's word in another sense, per code (see the module docstring)

@@ -1,12 +1,18 @@
-"""The seed codebook does not paraphrase the shipped sample corpus.
+"""The seed codebook does not paraphrase the shipped sample corpus, nor the gold sets it is
+measured on.
 
 `loupe demo` scores the sample corpus with the seed codebook. If a codebook line (definition,
 criterion or example) were a near copy of a corpus sentence, the demo would score its own
 paraphrases. Every codebook line is compared with every sentence of the sample corpus, split by
-the project's own reader and segmenter, on the default embedder.
+the project's own reader and segmenter, on the default embedder. The same holds for the
+zero-shot benchmark's own gold passages (eval/data): a codebook line copied from them would make
+its figures a result built in.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +20,8 @@ from models.codebook import Codebook, default_not_coded
 from models.text.readers import read_path
 from models.text.segment import SegmentationConfig, segment_document
 from tests.conftest import SAMPLE
+
+EVAL_DATA = Path(__file__).resolve().parents[2] / "eval" / "data"
 
 MAX_COSINE = 0.85  # at or above this, a codebook line is taken to paraphrase a corpus sentence
 
@@ -57,6 +65,28 @@ def test_no_codebook_line_paraphrases_the_sample_corpus(seed, embedder):
         for i in bad[np.argsort(-best[bad])]
     )
     assert not len(bad), f"{len(bad)} seed codebook lines have cosine >= {MAX_COSINE} to a sample-corpus sentence:\n{report}"
+
+
+def gold_passages() -> list[tuple[str, str]]:
+    """(where, text) for every gold passage of the interview dev set and the held-out interviews."""
+    out: list[tuple[str, str]] = []
+    for path in (EVAL_DATA / "interview_turns" / "turns.jsonl", EVAL_DATA / "interview_turns" / "transcripts" / "gold.jsonl",
+                 EVAL_DATA / "heldout_interviews" / "gold.jsonl"):
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        out += [(f"{path.relative_to(EVAL_DATA)}:{k + 1}", r["text"]) for k, r in enumerate(rows)]
+    return out
+
+
+def test_no_codebook_line_paraphrases_the_gold_passages(seed, embedder):
+    lines = codebook_lines(seed)
+    passages = gold_passages()
+    assert len(passages) > 190
+    sims = embedder.encode([t for _, t in lines]) @ embedder.encode([t for _, t in passages]).T
+    best = sims.max(axis=1)
+    print(f"\nmax cosine of a seed codebook line to a gold passage: {best.max():.3f}")
+    bad = np.flatnonzero(best >= MAX_COSINE)
+    report = "\n".join(f"  {best[i]:.3f}  {lines[i][0]} ~ {passages[int(sims[i].argmax())][0]}" for i in bad)
+    assert not len(bad), f"{len(bad)} seed codebook lines have cosine >= {MAX_COSINE} to a gold passage:\n{report}"
 
 
 def test_trust_excludes_name_the_organisations(seed):
