@@ -1,6 +1,6 @@
 """Zero-shot benchmark: do the codebook's suggestions hold up on text the project was not built from?
 
-    python scripts/bench_zero_shot.py [--datasets litreview,interview,transcripts,benoit]
+    python scripts/bench_zero_shot.py [--datasets litreview,interview,transcripts,heldout,benoit]
         [--threshold 0.5] [--out bench-results/zero_shot.json] [--variants] [--ceiling]
 
 Every dataset is written as an input file and coded by the real `loupe code` command (a
@@ -14,6 +14,8 @@ suggestions it writes are then read back and compared with the gold codes:
   with a gold code, off-topic turns (gold "none") and lines that are not data; seed codebook.
 - transcripts: the same kind of turns inside whole transcripts (eval/data/interview_turns/
   transcripts/*.txt, gold in gold.jsonl), coded as files, as a researcher would; seed codebook.
+- heldout: three interviews written after the scorer, the policy and the seed codebook were chosen
+  (eval/data/heldout_interviews, see its README), scored as the transcripts are; seed codebook.
 - benoit: 7,342 manifesto sentences (Benoit et al. 2016), one code "immigration"
   (eval/data/benoit_immigration_codebook.yaml, written from the concept, not from the sentences),
   gold = the crowd majority (ties: no) on the ordinary sentences, and the expert answer on the
@@ -291,7 +293,8 @@ def run_ceiling(sets: list[Dataset], runs: dict[str, dict], folds: int = 5, cs: 
 
 def print_ceiling(results: dict[str, dict]) -> None:
     table = Table(title="What the embeddings tell apart: supervised logistic regression, stratified 5-fold on each set's own gold")
-    for col in ("dataset", "on-topic passages", "zero-shot forced top-1", *(f"supervised acc / kappa, C={c}" for c in ("1", "10", "100"))):
+    cs = list(next(iter(results.values()))["supervised"]) if results else []
+    for col in ("dataset", "on-topic passages", "zero-shot forced top-1", *(f"supervised acc / kappa, C={c}" for c in cs)):
         table.add_column(col, justify="right" if col != "dataset" else "left")
     for name, r in results.items():
         cells = [f"{r['supervised'][c]['accuracy']:.2f} / {r['supervised'][c]['kappa']:.2f}" for c in r["supervised"]]
