@@ -99,7 +99,7 @@ def looks_like_transcript(text: str) -> bool:
     """True when at least three lines start with a speaker label and some label recurs, or when
     the body (below any header lines) shows an exchange of known labels even in two turns: an
     interviewer's label and another speaker's ("Interviewer:" / "P1:"), or two participants'. A
-    one-line interviewer's turn is a transcript too (see speaker_labels)."""
+    one-line interviewer's question is a transcript too (see speaker_labels)."""
     if _single_line_interviewer(text, DEFAULT_INTERVIEWER_LABELS) is not None:
         return True
     labels = [m.group("label") for m in SPEAKER_RE.finditer(text)]
@@ -111,16 +111,24 @@ def looks_like_transcript(text: str) -> bool:
     return two_turn_transcript(m.group("label") for m in SPEAKER_RE.finditer(text, start, end))
 
 
+_ANOTHER_LABEL_RE = re.compile(r"(?:^|\s)[A-Z][A-Za-z]*[ \t]?\d*:\s")
+
+
 def _single_line_interviewer(doc_text: str, interviewer_labels: tuple[str, ...]) -> str | None:
-    """The label, when `doc_text` is one line that opens with an interviewer's label followed by at
-    least two words; else None."""
+    """The label, when `doc_text` is one line that is an interviewer's question: it opens with an
+    interviewer's label, then at least two words ending in a question mark, with no other speaker's
+    label in it. A row that answers ("Facilitator: very clear, I trust her.", "Q3: I trust my
+    manager.") or holds a question and its answer ("Q: Why did you leave? A: The pay.") stays data."""
     text = doc_text.strip()
     if "\n" in text or "\r" in text:
         return None
     m = SPEAKER_RE.match(text)
     if m is None or not is_interviewer_label(m.group("label"), interviewer_labels):
         return None
-    return m.group("label") if len(text[m.end():].split()) >= 2 else None
+    rest = text[m.end():]
+    if len(rest.split()) < 2 or not rest.rstrip().endswith("?") or _ANOTHER_LABEL_RE.search(rest):
+        return None
+    return m.group("label")
 
 
 def speaker_labels(
@@ -133,9 +141,9 @@ def speaker_labels(
     participant labels and the labels next to an interviewer's, even when used once.
 
     A one-off label that is neither ("Date: March 2024", "Note: ...") is treated as ordinary text.
-    A one-line document that is an interviewer's question or remark ("Interviewer: Who holds the
-    purse strings?", a row of a .csv or .jsonl of turns) is that interviewer's turn: its label is
-    an interviewer's and at least two words follow it ("Interviewer: JS" stays a metadata line).
+    A one-line document that is an interviewer's question ("Interviewer: Who holds the purse
+    strings?", a row of a .csv or .jsonl of turns) is that interviewer's turn (_single_line_interviewer;
+    "Interviewer: JS" stays a metadata line, and a row that answers stays data).
     """
     single = _single_line_interviewer(doc_text, interviewer_labels)
     if single is not None:
