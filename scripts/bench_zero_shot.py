@@ -1,6 +1,6 @@
 """Zero-shot benchmark: do the codebook's suggestions hold up on text the project was not built from?
 
-    python scripts/bench_zero_shot.py [--datasets litreview,interview,transcripts,heldout,benoit]
+    python scripts/bench_zero_shot.py [--datasets litreview,interview,transcripts,benoit | heldout]
         [--threshold 0.5] [--out bench-results/zero_shot.json] [--variants] [--ceiling]
 
 Every dataset is written as an input file and coded by the real `loupe code` command (a
@@ -16,6 +16,7 @@ suggestions it writes are then read back and compared with the gold codes:
   transcripts/*.txt, gold in gold.jsonl), coded as files, as a researcher would; seed codebook.
 - heldout: three interviews written after the scorer, the policy and the seed codebook were chosen
   (eval/data/heldout_interviews, see its README), scored as the transcripts are; seed codebook.
+  Run only when named (`--datasets heldout`), and refused with --variants and --ceiling.
 - benoit: 7,342 manifesto sentences (Benoit et al. 2016), one code "immigration"
   (eval/data/benoit_immigration_codebook.yaml, written from the concept, not from the sentences),
   gold = the crowd majority (ties: no) on the ordinary sentences, and the expert answer on the
@@ -59,6 +60,7 @@ from rich.table import Table
 
 from scripts.zero_shot_datasets import (
     ALL,
+    HELD_OUT,
     INTERVIEWS,
     NONE,
     ROOT,
@@ -250,9 +252,9 @@ def run_variants(sets: list[Dataset], runs: dict[str, dict], variants: dict[str,
 def run_ceiling(sets: list[Dataset], runs: dict[str, dict], folds: int = 5, cs: tuple[float, ...] = (1.0, 10.0, 100.0)) -> dict:
     """What the encoder's embeddings can tell apart on each dataset's own gold: a logistic
     regression on the MiniLM embedding of each on-topic passage (the mean of its segments'),
-    trained and scored by stratified k-fold on the dataset itself. Not a method Loupe uses: a
-    classifier trained on four fifths of the very set it is scored on is a generous bound for
-    what decisions on similar text could teach a head on these embeddings. A dataset with a single
+    trained and scored by stratified k-fold on the dataset itself. Not a method Loupe uses: it
+    shows roughly what that many decided passages of similar text could teach a linear head on
+    these embeddings (not a bound on the encoder: a codebook can do better). A dataset with a single
     code, or fewer than 2 * `folds` on-topic passages, is skipped; a code with fewer passages than
     folds (the literature review's one control paragraph) is always wrong in some fold.
     Returns {evaluation: {"passages", "per_code", "zero_shot_forced_top1", "supervised": {C: {accuracy, kappa}}}}."""
@@ -378,7 +380,7 @@ def print_table(results: dict[str, dict], title: str) -> None:
 
 
 def main(
-    datasets: Annotated[str, typer.Option(help="comma-separated: " + ", ".join(ALL))] = ",".join(ALL),
+    datasets: Annotated[str, typer.Option(help="comma-separated: " + ", ".join(ALL) + " (the default), or the held-out " + ", ".join(HELD_OUT))] = ",".join(ALL),
     threshold: Annotated[float | None, typer.Option(help="passed to `loupe code --threshold` (default: the settings')")] = None,
     out: Annotated[Path, typer.Option(help="JSON results")] = Path("bench-results/zero_shot.json"),
     interviews: Annotated[Path, typer.Option(help="folder with turns.jsonl and transcripts/")] = INTERVIEWS,
@@ -390,6 +392,9 @@ def main(
     ceiling: Annotated[bool, typer.Option(help="also fit a supervised classifier on each set's own gold (k-fold): what the embeddings can tell apart")] = False,
 ) -> None:
     names = [n.strip() for n in datasets.split(",") if n.strip()]
+    if (variants or ceiling) and set(names) & set(HELD_OUT):
+        raise typer.BadParameter(f"{', '.join(sorted(set(names) & set(HELD_OUT)))} is held out: nothing is chosen on it, so "
+                                 "--variants and --ceiling do not run on it (drop it from --datasets)", param_hint="--datasets")
     sets = load_datasets(names, interviews, shared)
     record: dict = {"label": label, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "git": _git(), "settings": _settings(threshold),
                     "datasets": {}, "results": {}}

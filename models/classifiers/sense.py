@@ -30,8 +30,10 @@ def sense_phrases(name_words: set[str], excludes: Sequence[str]) -> list[str]:
     The other word must be a content word (not a stop word, not one of the code's words). Text in
     parentheses is left out: there criteria point to other codes ("(code shared leadership)").
     A phrase does not cross punctuation ('not the word "trust"', "policy, strategy"), and a word
-    after the code's own must not be a past participle: "power exercised through money" and
-    "leadership shared across partners" use the word in its own sense.
+    after the code's own must not look like a regular past participle (five or more letters
+    ending in -ed): "power exercised through money" and "leadership shared across partners" use
+    the word in its own sense, while "trust deed" is kept. Irregular participles ("power held")
+    are not recognised.
 
     >>> sense_phrases({"power"}, ["Power exercised through money (code funding)."])
     []
@@ -43,7 +45,7 @@ def sense_phrases(name_words: set[str], excludes: Sequence[str]) -> list[str]:
         pairs = [pair for run in runs for pair in _pairs([w.lower() for w in _WORD.findall(run)])]
         for a, b in pairs:
             for own, other in ((a, b), (b, a)):
-                if own == a and other.endswith("ed"):
+                if own == a and len(other) > 4 and other.endswith("ed"):
                     continue  # "power exercised", "leadership shared": a verb, not a compound
                 if own in name_words and other not in name_words and other not in stop and len(other) > 2:
                     phrase = f"{a} {b}"

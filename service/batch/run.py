@@ -134,7 +134,8 @@ def _run_key(opts: BatchOptions, scan: Scan, codebook: Codebook, model: str, thr
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-PARTS = {"inputs": "inputs (the files, how they are read, or --limit)", "codebook": "codebook", "model": "model",
+PARTS = {"inputs": "inputs (the files, how they are read, or --limit)",
+         "codebook": "codebook (or the not-coded list in effect: a new Loupe may ship another)", "model": "model",
          "settings": "settings (segmentation, threshold, skipped speakers, format or chunk size)"}
 
 

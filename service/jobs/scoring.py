@@ -138,7 +138,7 @@ class JobRun:
         config = HeadConfig(C=1.0, exclusive=True, seed=0) if codebook.exclusive else HeadConfig(seed=0)
         head = LearnedHead(codes, config).fit(features, labels, prior)
         kind = "learned-exclusive" if codebook.exclusive else "learned-head"
-        return head.predict_proba(features, prior).astype(np.float32), f"{kind}:{codebook.fingerprint}:{len(labels)}", len(labels)
+        return head.predict_proba(features, prior).astype(np.float32), f"{kind}:{codebook.scoring_fingerprint}:{len(labels)}", len(labels)
 
     def _store(self, segs: _Segs, lo: int, hi: int, encoded: Encoded, scores: np.ndarray, classifier, book: CodebookVersion, model: str, stats: dict) -> None:
         """Upsert the chunk's proposals; existing suggestions not proposed again get the new score."""

@@ -1,6 +1,10 @@
 """The cluster job counts a code as covering a passage at the discovery cover score, not at the
 recall-first proposal threshold, and scores with the segments' texts, so that phrases a code's
-exclude criteria name ("trust board", "NHS trust") do not cover passages for that code."""
+exclude criteria name ("trust board", "NHS trust") do not cover passages for that code.
+
+Without the texts, these four passages were covered by trust codes; at the proposal threshold
+(0.5), two of them counted as covered by weak power and control proposals, at the cover score
+one does."""
 
 from __future__ import annotations
 
@@ -27,3 +31,10 @@ def test_the_cluster_job_covers_at_the_cover_score_with_sense_phrases(make_app, 
     codes = {str(c[0] if isinstance(c, list) else c["code"]) for cl in clusters for c in cl["codes"]}
     # "trust" here names organisations: with the texts, the sense phrases keep every trust code off them
     assert not [c for c in codes if c.split("/")[0] == "trust"], (codes, COVER_SCORE)
+    # a weak proposal does not cover: fewer passages count as covered than get a proposal
+    covered = sum(round(c["coverage"] * c["size"]) for c in clusters)
+    job = owner.ok("POST", f"/projects/{pid}/jobs", 202, json={"kind": "suggest"})
+    assert wait_for_job(owner, pid, job["id"])["status"] == "done"
+    items = owner.ok("GET", f"/projects/{pid}/queue", params={"limit": 200, "evidence": "false"})["items"]
+    proposed = {i["segment"]["id"] for i in items}
+    assert covered < len(proposed), (covered, len(proposed))

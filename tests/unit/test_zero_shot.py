@@ -104,6 +104,7 @@ def test_sense_phrases_come_from_excludes_and_skip_pointers():
     assert sense_phrases({"power"}, ["Power exercised through money."]) == []
     assert sense_phrases({"trust"}, ['Code what is said, not the word "trust".', "Policy, trust or strategy."]) == []
     assert sense_phrases({"trust"}, ["An acute, mental health or ambulance trust."]) == ["ambulance trust"]
+    assert sense_phrases({"trust"}, ["A trust deed of a charity."]) == ["trust deed"]
 
 
 def test_threshold_and_relative_policy(seed, embedder, zero_shot):
