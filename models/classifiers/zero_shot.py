@@ -2,7 +2,7 @@
 
 Each code is described by prototype passages: its name with its definition, each include
 criterion and each example passage (`kind` = definition / include / example). The design below was
-chosen on the zero-shot benchmark (scripts/bench_zero_shot.py; the variants and their figures are
+chosen on the zero-shot benchmark (scripts/bench_zero_shot.py, scoring in scripts/zero_shot_scoring.py; the variants and their figures are
 in docs/zero-shot.md):
 
 - **A code is the centroid of its branch.** A code's direction is the L2-normalised mean of the
